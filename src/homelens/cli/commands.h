@@ -1,0 +1,25 @@
+// Each command registers itself on the CLI app; main() only dispatches.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace homelens::cli {
+
+// The exit status a command's callback leaves for main() to return.
+int& exit_code();
+
+// Options every command that touches the table and the model shares.
+struct CommonOptions {
+  std::string db = "homelens.db";
+  std::string model = "mobilenetv2-torchvision-imagenet";
+  std::string models_dir;  // default: model::default_models_dir()
+};
+void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+void add_index_command(CLI::App& app);
+void add_similar_command(CLI::App& app);
+
+}  // namespace homelens::cli

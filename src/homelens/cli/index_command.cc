@@ -1,0 +1,130 @@
+#include <csignal>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "homelens/cli/commands.h"
+#include "homelens/ingest/pipeline.h"
+#include "homelens/ingest/source.h"
+#include "homelens/store/store.h"
+
+namespace homelens::cli {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+struct IndexArgs {
+  CommonOptions common;
+  std::string folder, manifest, base_dir;
+  std::vector<std::string> columns;
+  bool listing_per_folder = false;
+  int workers = 0, threads = 1, batch = 16;
+  std::size_t commit_every = 64, limit = 0;
+  std::size_t max_bytes = 64u << 20;
+  std::uint64_t max_pixels = 100'000'000;
+  bool json = false, quiet = false, strict = false;
+};
+
+int run_index(const IndexArgs& a) {
+  const std::string models_dir = a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
+  auto spec = model::find_model_spec(a.common.model, models_dir);
+  if (!spec) {
+    std::cerr << "error: " << spec.message() << "\n";
+    return 1;
+  }
+  Result<ingest::SourceItems> src = Error{};
+  if (!a.manifest.empty()) {
+    ingest::ManifestColumns cols;
+    if (auto st = ingest::apply_column_mapping(a.columns, cols); !st) {
+      std::cerr << "error: " << st.message() << "\n";
+      return 1;
+    }
+    src = ingest::read_manifest(a.manifest, cols, a.base_dir);
+  } else {
+    src = ingest::scan_folder(a.folder, a.listing_per_folder);
+  }
+  if (!src) {
+    std::cerr << "error: " << src.message() << "\n";
+    return 1;
+  }
+  if (a.limit && src->items.size() > a.limit) src->items.resize(a.limit);
+  auto store = store::open_store(a.common.db);
+  if (!store) {
+    std::cerr << "error: " << store.message() << "\n";
+    return 1;
+  }
+  ingest::PipelineOptions opt;
+  opt.workers = a.workers;
+  opt.threads_per_worker = a.threads;
+  opt.batch_size = a.batch;
+  opt.commit_every = a.commit_every;
+  opt.decode.max_bytes = a.max_bytes;
+  opt.decode.max_pixels = a.max_pixels;
+  opt.progress = a.quiet ? ProgressMode::kQuiet : ProgressMode::kAuto;
+  opt.stop = &g_stop;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto summary = ingest::index_items(src->items, **store, *spec, opt);
+  if (!summary) {
+    std::cerr << "error: " << summary.message() << "\n";
+    return 1;
+  }
+  const auto& s = *summary;
+  if (a.json) {
+    nlohmann::json j = {{"total", s.total}, {"indexed", s.indexed}, {"reused", s.reused},
+                        {"already_present", s.already_present}, {"failed", s.failed},
+                        {"seconds", s.seconds}, {"interrupted", s.interrupted},
+                        {"model", spec->id}, {"db", a.common.db}};
+    j["failures"] = nlohmann::json::array();
+    for (const auto& f : s.failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
+    j["skipped_rows"] = nlohmann::json::array();
+    for (const auto& p : src->problems) j["skipped_rows"].push_back({{"where", p.where}, {"reason", p.reason}});
+    std::cout << j.dump() << "\n";
+  } else {
+    for (const auto& p : src->problems) std::cerr << "skipped " << p.where << ": " << p.reason << "\n";
+    for (const auto& f : s.failures) std::cerr << "failed " << f.reason << "\n";
+    const double rate = s.seconds > 0 ? s.indexed / s.seconds : 0;
+    std::cout << (s.interrupted ? "interrupted: " : "") << s.total << " photos: " << s.indexed
+              << " indexed, " << s.reused << " reused (same bytes already embedded), "
+              << s.already_present << " already present, " << s.failed << " failed";
+    if (!src->problems.empty()) std::cout << "; " << src->problems.size() << " manifest rows skipped";
+    std::printf(" (%.1f s, %.1f photos/s)\n", s.seconds, rate);
+  }
+  if (s.interrupted) return 130;
+  if (a.strict && (s.failed || !src->problems.empty())) return 2;
+  return 0;
+}
+
+}  // namespace
+
+void add_index_command(CLI::App& app) {
+  auto a = std::make_shared<IndexArgs>();
+  CLI::App* cmd = app.add_subcommand("index", "Embed photos from a folder or a CSV manifest into the table");
+  add_common_options(*cmd, a->common);
+  auto* src = cmd->add_option_group("source", "What to index");
+  src->add_option("--folder", a->folder, "Folder of photos (jpg, png, webp, bmp, tiff), searched recursively");
+  src->add_option("--manifest", a->manifest, "CSV manifest with a path column (see docs/manifest.md)");
+  src->require_option(1);
+  cmd->add_option("--col", a->columns,
+                  "Manifest column mapping NAME=COLUMN; NAME is path, listing, order, title, price, "
+                  "beds, baths, area, zip or extra (repeatable)");
+  cmd->add_option("--base-dir", a->base_dir, "Folder relative manifest paths start from (default: the manifest's)");
+  cmd->add_flag("--listing-per-folder", a->listing_per_folder,
+                "With --folder: the photos of one folder form one listing (default: one listing per photo)");
+  cmd->add_option("--workers", a->workers, "Parallel decode+inference workers (default: one per core)");
+  cmd->add_option("--threads", a->threads, "Threads inside one inference (default 1: workers parallelize)")
+      ->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Photos per inference batch")->capture_default_str();
+  cmd->add_option("--commit-every", a->commit_every, "Photos per transaction")->capture_default_str();
+  cmd->add_option("--limit", a->limit, "Index only the first N photos of the source");
+  cmd->add_option("--max-bytes", a->max_bytes, "Refuse photo files larger than this")->capture_default_str();
+  cmd->add_option("--max-pixels", a->max_pixels, "Refuse photos with more pixels than this")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print the summary as one JSON object on stdout");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->add_flag("--strict", a->strict, "Exit with status 2 when any photo or manifest row failed");
+  cmd->callback([a] { exit_code() = run_index(*a); });
+}
+
+}  // namespace homelens::cli

@@ -1,0 +1,37 @@
+#include <spdlog/spdlog.h>
+
+#include "homelens/cli/commands.h"
+#include "homelens/model/model_spec.h"
+
+namespace homelens::cli {
+
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+
+void add_common_options(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("--db", o.db, "SQLite file of the index (created if missing)")
+      ->capture_default_str();
+  cmd.add_option("--model", o.model, "Model spec: an id from models/ or a spec JSON file")
+      ->capture_default_str();
+  cmd.add_option("--models-dir", o.models_dir,
+                 "Folder the spec's model files are relative to (default: $HOMELENS_MODELS or "
+                 "../shared/models)");
+}
+
+}  // namespace homelens::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"HomeLens: find homes that look alike, from their photos"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "homelens 0.1.0");
+  homelens::cli::add_index_command(app);
+  homelens::cli::add_similar_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return homelens::cli::exit_code();
+}

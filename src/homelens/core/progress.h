@@ -1,0 +1,33 @@
+// Progress of long work: a live bar (count, rate, time left) on a terminal,
+// a plain line every few seconds in a log, nothing when quiet.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+namespace homelens {
+
+enum class ProgressMode { kAuto, kBar, kLines, kQuiet };
+
+class Progress {
+ public:
+  // kAuto picks a bar when out is a terminal, else lines.
+  Progress(std::string label, std::size_t total, ProgressMode mode = ProgressMode::kAuto,
+           std::FILE* out = stderr);
+  // Reports that `done` of total are finished; rate-limited, cheap to call often.
+  void update(std::size_t done);
+  // Prints the final state and a newline (the bar is kept on screen).
+  void finish();
+
+ private:
+  void print(bool final);
+  std::string label_;
+  std::size_t total_, done_ = 0;
+  ProgressMode mode_;
+  std::FILE* out_;
+  std::chrono::steady_clock::time_point start_, last_print_;
+  bool printed_ = false;
+};
+
+}  // namespace homelens

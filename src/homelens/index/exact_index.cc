@@ -1,0 +1,131 @@
+#include "homelens/index/exact_index.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+namespace homelens::index {
+
+namespace {
+// Worse-than order for the min-heap: lower score, or equal score and larger id.
+bool worse(const Hit& a, const Hit& b) {
+  return a.score < b.score || (a.score == b.score && a.id > b.id);
+}
+struct HeapCmp {
+  bool operator()(const Hit& a, const Hit& b) const { return worse(b, a); }
+};
+// Rows scored per BLAS call: big enough to stream at memory bandwidth, small
+// enough that the scores stay in L1/L2 while the heap consumes them.
+constexpr std::size_t kBlockRows = 2048;
+}  // namespace
+
+float TopK::threshold() const {
+  return full() ? heap_.front().score : -std::numeric_limits<float>::infinity();
+}
+
+void TopK::push(Hit h) {
+  if (k_ == 0) return;
+  if (!full()) {
+    heap_.push_back(h);
+    std::push_heap(heap_.begin(), heap_.end(), HeapCmp{});
+  } else if (worse(heap_.front(), h)) {
+    std::pop_heap(heap_.begin(), heap_.end(), HeapCmp{});
+    heap_.back() = h;
+    std::push_heap(heap_.begin(), heap_.end(), HeapCmp{});
+  }
+}
+
+std::vector<Hit> TopK::take() {
+  std::vector<Hit> out = std::move(heap_);
+  std::sort(out.begin(), out.end(), [](const Hit& a, const Hit& b) { return worse(b, a); });
+  heap_.clear();
+  return out;
+}
+
+void ExactIndex::reserve(std::size_t n) {
+  data_.reserve(n * dim_);
+  ids_.reserve(n);
+  row_of_.reserve(n);
+}
+
+Status ExactIndex::add(std::int64_t id, std::span<const float> vector) {
+  if (vector.size() != dim_)
+    return make_error("image " + std::to_string(id),
+                      "vector has " + std::to_string(vector.size()) + " values, index has " +
+                          std::to_string(dim_));
+  if (auto it = row_of_.find(id); it != row_of_.end()) {
+    std::copy(vector.begin(), vector.end(), data_.begin() + it->second * dim_);
+    return {};
+  }
+  row_of_[id] = ids_.size();
+  ids_.push_back(id);
+  data_.insert(data_.end(), vector.begin(), vector.end());
+  return {};
+}
+
+bool ExactIndex::remove(std::int64_t id) {
+  auto it = row_of_.find(id);
+  if (it == row_of_.end()) return false;
+  const std::size_t row = it->second, last = ids_.size() - 1;
+  if (row != last) {  // move the last row into the hole
+    std::copy(data_.begin() + last * dim_, data_.begin() + (last + 1) * dim_,
+              data_.begin() + row * dim_);
+    ids_[row] = ids_[last];
+    row_of_[ids_[row]] = row;
+  }
+  ids_.pop_back();
+  data_.resize(ids_.size() * dim_);
+  row_of_.erase(id);
+  return true;
+}
+
+std::span<const float> ExactIndex::vector(std::int64_t id) const {
+  auto it = row_of_.find(id);
+  if (it == row_of_.end()) return {};
+  return {data_.data() + it->second * dim_, dim_};
+}
+
+std::vector<Hit> ExactIndex::search(std::span<const float> query, std::size_t k,
+                                    const Accept& accept) const {
+  TopK top(k);
+  if (query.size() != dim_ || k == 0) return top.take();
+  std::vector<float> scores(kBlockRows);
+  const std::size_t n = ids_.size();
+  for (std::size_t start = 0; start < n; start += kBlockRows) {
+    const std::size_t rows = std::min(kBlockRows, n - start);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(rows), static_cast<int>(dim_), 1.0f,
+                data_.data() + start * dim_, static_cast<int>(dim_), query.data(), 1, 0.0f,
+                scores.data(), 1);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float s = scores[r];
+      if (top.full() && s < top.threshold()) continue;
+      const std::int64_t id = ids_[start + r];
+      if (accept && !accept(id)) continue;
+      top.push({id, s});
+    }
+  }
+  return top.take();
+}
+
+std::vector<Hit> ExactIndex::search_among(std::span<const float> query,
+                                          std::span<const std::int64_t> ids, std::size_t k,
+                                          const Accept& accept) const {
+  TopK top(k);
+  if (query.size() != dim_ || k == 0) return top.take();
+  std::vector<bool> seen(ids_.size(), false);  // a front end may send an id twice
+  for (std::int64_t id : ids) {
+    auto it = row_of_.find(id);
+    if (it == row_of_.end() || seen[it->second]) continue;
+    seen[it->second] = true;
+    const float s = cblas_sdot(static_cast<int>(dim_), data_.data() + it->second * dim_, 1,
+                               query.data(), 1);
+    if (top.full() && s < top.threshold()) continue;
+    if (accept && !accept(id)) continue;
+    top.push({id, s});
+  }
+  return top.take();
+}
+
+}  // namespace homelens::index

@@ -1,0 +1,51 @@
+// Exact top-k by inner product over a dense row-major matrix. Exact answers
+// stay affordable below about a million photos, so nothing is approximated.
+#pragma once
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "homelens/index/vector_index.h"
+
+namespace homelens::index {
+
+class ExactIndex final : public VectorIndex {
+ public:
+  explicit ExactIndex(std::size_t dim) : dim_(dim) {}
+  std::size_t dim() const override { return dim_; }
+  std::size_t size() const override { return ids_.size(); }
+  Status add(std::int64_t id, std::span<const float> vector) override;
+  bool remove(std::int64_t id) override;
+  std::vector<Hit> search(std::span<const float> query, std::size_t k,
+                          const Accept& accept = nullptr) const override;
+  std::vector<Hit> search_among(std::span<const float> query, std::span<const std::int64_t> ids,
+                                std::size_t k, const Accept& accept = nullptr) const override;
+  // Reserves room for n vectors (avoids regrowth when loading a store).
+  void reserve(std::size_t n);
+  // The stored vector of id, or an empty span.
+  std::span<const float> vector(std::int64_t id) const;
+
+ private:
+  std::size_t dim_;
+  std::vector<float> data_;  // size() x dim_, row-major
+  std::vector<std::int64_t> ids_;
+  std::unordered_map<std::int64_t, std::size_t> row_of_;
+};
+
+// Keeps the k best hits seen so far; ties broken by smaller id so results are deterministic.
+class TopK {
+ public:
+  explicit TopK(std::size_t k) : k_(k) { heap_.reserve(std::min<std::size_t>(k, 4096) + 1); }
+  // Score a new hit must beat to enter.
+  float threshold() const;
+  bool full() const { return heap_.size() >= k_; }
+  void push(Hit h);
+  // Best first.
+  std::vector<Hit> take();
+
+ private:
+  std::size_t k_;
+  std::vector<Hit> heap_;  // min-heap on (score, -id)
+};
+
+}  // namespace homelens::index

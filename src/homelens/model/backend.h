@@ -1,0 +1,39 @@
+// The model seam: every inference engine sits behind ModelBackend, so callers
+// never know whether OpenCV DNN or another runtime computes the embedding.
+#pragma once
+
+#include <memory>
+
+#include <opencv2/core.hpp>
+
+#include "homelens/core/result.h"
+#include "homelens/model/model_spec.h"
+
+namespace homelens::model {
+
+struct ModelOutputs {
+  cv::Mat embeddings;     // N x embedding_dim, CV_32F, as the network gives them (not normalized)
+  cv::Mat probabilities;  // N x num_classes, CV_32F; empty when the spec has no probabilities output
+};
+
+struct BackendOptions {
+  // Threads one forward() may use inside the runtime; 0 = runtime default.
+  int threads = 0;
+  bool want_probabilities = true;
+};
+
+class ModelBackend {
+ public:
+  virtual ~ModelBackend() = default;
+  virtual const ModelSpec& spec() const = 0;
+  // Runs an N x 3 x H x W blob (model::make_blob). Not thread-safe: use one
+  // backend per thread.
+  virtual Result<ModelOutputs> forward(const cv::Mat& blob) = 0;
+};
+
+// Creates the backend for spec.format (OpenCV DNN for "onnx" and "caffe").
+// Errors name the model file.
+Result<std::unique_ptr<ModelBackend>> create_backend(const ModelSpec& spec,
+                                                     const BackendOptions& options = {});
+
+}  // namespace homelens::model

@@ -1,0 +1,63 @@
+#include "homelens/model/opencv_backend.h"
+
+#include <opencv2/core/utility.hpp>
+
+namespace homelens::model {
+
+Result<std::unique_ptr<ModelBackend>> create_backend(const ModelSpec& spec,
+                                                     const BackendOptions& options) {
+  return OpenCvBackend::open(spec, options);
+}
+
+OpenCvBackend::OpenCvBackend(ModelSpec spec, cv::dnn::Net net, BackendOptions options)
+    : spec_(std::move(spec)), net_(std::move(net)), options_(options) {
+  output_names_.push_back(spec_.embedding_output);
+  if (options_.want_probabilities && !spec_.probabilities_output.empty())
+    output_names_.push_back(spec_.probabilities_output);
+}
+
+Result<std::unique_ptr<ModelBackend>> OpenCvBackend::open(const ModelSpec& spec,
+                                                          const BackendOptions& options) {
+  cv::dnn::Net net;
+  try {
+    if (spec.format == "onnx") {
+      net = cv::dnn::readNetFromONNX(spec.files.at(0));
+    } else if (spec.format == "caffe") {
+      net = cv::dnn::readNetFromCaffe(spec.files.at(0), spec.files.at(1));
+    } else {
+      return make_error(spec.spec_path, "unsupported model format " + spec.format);
+    }
+  } catch (const cv::Exception& e) {
+    return make_error(spec.files.empty() ? spec.spec_path : spec.files[0],
+                      std::string("OpenCV could not load the model: ") + e.what());
+  }
+  if (net.empty()) return make_error(spec.files.at(0), "OpenCV loaded an empty network");
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  // OpenCV's thread count is process-wide; the caller that owns the threads decides.
+  if (options.threads > 0) cv::setNumThreads(options.threads);
+  return std::unique_ptr<ModelBackend>(new OpenCvBackend(spec, std::move(net), options));
+}
+
+Result<ModelOutputs> OpenCvBackend::forward(const cv::Mat& blob) {
+  if (blob.dims != 4 || blob.size[1] != 3 || blob.size[2] != spec_.input.height ||
+      blob.size[3] != spec_.input.width)
+    return make_error(spec_.id, "input blob has the wrong shape");
+  const int n = blob.size[0];
+  std::vector<cv::Mat> outs;
+  try {
+    net_.setInput(blob, spec_.input.name);
+    net_.forward(outs, output_names_);
+  } catch (const cv::Exception& e) {
+    return make_error(spec_.id, std::string("inference failed: ") + e.what());
+  }
+  ModelOutputs result;
+  result.embeddings = outs.at(0).reshape(1, n).clone();
+  if (result.embeddings.cols != spec_.embedding_dim)
+    return make_error(spec_.id, "embedding output has " + std::to_string(result.embeddings.cols) +
+                                    " values, spec says " + std::to_string(spec_.embedding_dim));
+  if (outs.size() > 1) result.probabilities = outs[1].reshape(1, n).clone();
+  return result;
+}
+
+}  // namespace homelens::model

@@ -1,0 +1,542 @@
+#include "homelens/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "homelens/model/embedding.h"
+
+namespace homelens::store {
+
+namespace {
+
+using nlohmann::json;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS listings(
+  id TEXT PRIMARY KEY,
+  price REAL, beds REAL, baths REAL, area REAL, zip TEXT,
+  extra TEXT NOT NULL DEFAULT '{}',
+  updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos(
+  sha256 TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  width INTEGER NOT NULL, height INTEGER NOT NULL,
+  embedding BLOB NOT NULL,
+  code BLOB,
+  front REAL, room TEXT, room_probs TEXT, style TEXT, style_probs TEXT,
+  stories TEXT, stories_probs TEXT, heads_id TEXT,
+  PRIMARY KEY(sha256, model_id));
+CREATE TABLE IF NOT EXISTS images(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  listing_id TEXT NOT NULL REFERENCES listings(id) ON DELETE CASCADE,
+  source TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  photo_order INTEGER NOT NULL DEFAULT 0,
+  is_title INTEGER NOT NULL DEFAULT 0,
+  indexed_at TEXT NOT NULL,
+  extra TEXT NOT NULL DEFAULT '{}',
+  UNIQUE(listing_id, source));
+CREATE INDEX IF NOT EXISTS images_sha256 ON images(sha256);
+CREATE TABLE IF NOT EXISTS models(
+  model_id TEXT PRIMARY KEY,
+  dim INTEGER NOT NULL,
+  centres BLOB NOT NULL);
+)sql";
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return s_; }
+
+  void bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void bind(int i, std::int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  void bind(int i, int v) { sqlite3_bind_int(s_, i, v); }
+  void bind(int i, const std::optional<double>& v) {
+    if (v) sqlite3_bind_double(s_, i, *v);
+    else sqlite3_bind_null(s_, i);
+  }
+  void bind(int i, const std::optional<float>& v) {
+    if (v) sqlite3_bind_double(s_, i, *v);
+    else sqlite3_bind_null(s_, i);
+  }
+  void bind_blob(int i, const void* data, std::size_t n) {
+    if (n == 0) sqlite3_bind_null(s_, i);
+    else sqlite3_bind_blob(s_, i, data, static_cast<int>(n), SQLITE_TRANSIENT);
+  }
+  void bind_text_or_null(int i, const std::string& v) {
+    if (v.empty()) sqlite3_bind_null(s_, i);
+    else bind(i, v);
+  }
+  int step() { return sqlite3_step(s_); }
+  void reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+
+  std::string text(int c) {
+    const unsigned char* t = sqlite3_column_text(s_, c);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, c)) : "";
+  }
+  std::int64_t int64(int c) { return sqlite3_column_int64(s_, c); }
+  std::optional<double> opt_double(int c) {
+    if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
+    return sqlite3_column_double(s_, c);
+  }
+  template <class T>
+  std::vector<T> blob(int c) {
+    const void* p = sqlite3_column_blob(s_, c);
+    const int n = sqlite3_column_bytes(s_, c);
+    std::vector<T> v(static_cast<std::size_t>(n) / sizeof(T));
+    if (p && n > 0) std::memcpy(v.data(), p, v.size() * sizeof(T));
+    return v;
+  }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string map_to_json(const std::map<std::string, std::string>& m) { return json(m).dump(); }
+std::string probs_to_json(const std::map<std::string, float>& m) {
+  return m.empty() ? std::string() : json(m).dump();
+}
+std::map<std::string, std::string> json_to_map(const std::string& s) {
+  std::map<std::string, std::string> m;
+  if (s.empty()) return m;
+  auto j = json::parse(s, nullptr, false);
+  if (j.is_object())
+    for (auto& [k, v] : j.items()) m[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return m;
+}
+std::map<std::string, float> json_to_probs(const std::string& s) {
+  std::map<std::string, float> m;
+  if (s.empty()) return m;
+  auto j = json::parse(s, nullptr, false);
+  if (j.is_object())
+    for (auto& [k, v] : j.items())
+      if (v.is_number()) m[k] = v.get<float>();
+  return m;
+}
+
+// Column order shared by every SELECT of images.
+constexpr const char* kImageCols =
+    "i.id, i.listing_id, i.source, i.sha256, i.photo_order, i.is_title, i.indexed_at, i.extra";
+Image read_image(Stmt& s, int c0 = 0) {
+  Image im;
+  im.id = s.int64(c0);
+  im.listing_id = s.text(c0 + 1);
+  im.source = s.text(c0 + 2);
+  im.sha256 = s.text(c0 + 3);
+  im.photo_order = static_cast<int>(s.int64(c0 + 4));
+  im.is_title = s.int64(c0 + 5) != 0;
+  im.indexed_at = s.text(c0 + 6);
+  im.extra = json_to_map(s.text(c0 + 7));
+  return im;
+}
+
+constexpr const char* kPhotoCols =
+    "p.sha256, p.model_id, p.width, p.height, p.embedding, p.code, p.front, p.room, p.room_probs, "
+    "p.style, p.style_probs, p.stories, p.stories_probs, p.heads_id";
+Photo read_photo(Stmt& s, int c0) {
+  Photo p;
+  p.sha256 = s.text(c0);
+  p.model_id = s.text(c0 + 1);
+  p.width = static_cast<int>(s.int64(c0 + 2));
+  p.height = static_cast<int>(s.int64(c0 + 3));
+  p.embedding = s.blob<float>(c0 + 4);
+  p.code = s.blob<std::uint8_t>(c0 + 5);
+  if (auto f = s.opt_double(c0 + 6)) p.tags.front = static_cast<float>(*f);
+  p.tags.room = s.text(c0 + 7);
+  p.tags.room_probs = json_to_probs(s.text(c0 + 8));
+  p.tags.style = s.text(c0 + 9);
+  p.tags.style_probs = json_to_probs(s.text(c0 + 10));
+  p.tags.stories = s.text(c0 + 11);
+  p.tags.stories_probs = json_to_probs(s.text(c0 + 12));
+  p.tags.heads_id = s.text(c0 + 13);
+  return p;
+}
+
+}  // namespace
+
+Error SqliteStore::error(const std::string& what) const {
+  return make_error(path_, what + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteStore::commit() {
+  if (auto st = exec("COMMIT"); !st) {
+    (void)exec("ROLLBACK");  // never leave a transaction open for the next writer
+    return st;
+  }
+  return {};
+}
+
+Status SqliteStore::exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return make_error(path_, m);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& url) {
+  std::string path = url;
+  if (path.rfind("sqlite:", 0) == 0) path = path.substr(7);
+  if (path.rfind("postgresql://", 0) == 0 || path.rfind("postgres://", 0) == 0)
+    return make_error(url, "PostgreSQL stores are not built into this version");
+  return SqliteStore::open(path);
+}
+
+Result<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return make_error(path, "cannot open database: " + msg);
+  }
+  std::unique_ptr<SqliteStore> s(new SqliteStore(db, path));
+  sqlite3_busy_timeout(db, 10000);
+  // WAL lets readers go on while a batch commits; NORMAL sync in WAL still never
+  // loses a committed transaction to a process crash.
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                             "PRAGMA foreign_keys=ON"}) {
+    if (auto st = s->exec(pragma); !st) return st.error();
+  }
+  if (auto st = s->exec("BEGIN IMMEDIATE"); !st) return st.error();
+  if (auto st = s->exec(kSchema); !st) {
+    (void)s->exec("ROLLBACK");
+    return st.error();
+  }
+  int version = 0;
+  {
+    Stmt q(db, "SELECT value FROM meta WHERE key='schema_version'");
+    if (q.ok() && q.step() == SQLITE_ROW) {
+      const std::string v = q.text(0);
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+      if (ec != std::errc() || p != v.data() + v.size()) {
+        (void)s->exec("ROLLBACK");
+        return make_error(path, "not a HomeLens database: schema_version is \"" + v + "\"");
+      }
+    }
+  }
+  if (version > kSchemaVersion) {
+    (void)s->exec("ROLLBACK");
+    return make_error(path, "database schema version " + std::to_string(version) +
+                                " is newer than this build understands (" +
+                                std::to_string(kSchemaVersion) + ")");
+  }
+  if (version < kSchemaVersion) {
+    Stmt q(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+    q.bind(1, std::to_string(kSchemaVersion));
+    if (q.step() != SQLITE_DONE) {
+      (void)s->exec("ROLLBACK");
+      return s->error("writing schema version");
+    }
+  }
+  if (auto st = s->exec("COMMIT"); !st) return st.error();
+  return std::unique_ptr<Store>(std::move(s));
+}
+
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+
+Result<std::optional<Image>> SqliteStore::find_image(const std::string& listing_id,
+                                                     const std::string& source,
+                                                     const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols +
+               " FROM images i JOIN photos p ON p.sha256 = i.sha256 AND p.model_id = ?3"
+               " WHERE i.listing_id = ?1 AND i.source = ?2")
+                  .c_str());
+  if (!q.ok()) return error("find_image");
+  q.bind(1, listing_id);
+  q.bind(2, source);
+  q.bind(3, model_id);
+  if (q.step() == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  return std::optional<Image>();
+}
+
+Result<bool> SqliteStore::has_photo(const std::string& sha256, const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT 1 FROM photos WHERE sha256 = ? AND model_id = ?");
+  if (!q.ok()) return error("has_photo");
+  q.bind(1, sha256);
+  q.bind(2, model_id);
+  return q.step() == SQLITE_ROW;
+}
+
+Status SqliteStore::write(const WriteBatch& batch) {
+  std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  auto fail = [&](const std::string& what) -> Status {
+    Error e = error(what);
+    (void)exec("ROLLBACK");
+    return e;
+  };
+  const std::string now = now_utc();
+  {
+    Stmt q(db_,
+           "INSERT INTO listings(id, price, beds, baths, area, zip, extra, updated_at) "
+           "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET price=excluded.price, "
+           "beds=excluded.beds, baths=excluded.baths, area=excluded.area, zip=excluded.zip, "
+           "extra=excluded.extra, updated_at=excluded.updated_at");
+    if (!q.ok()) return fail("preparing listing upsert");
+    for (const Listing& l : batch.listings) {
+      q.bind(1, l.id);
+      q.bind(2, l.price);
+      q.bind(3, l.beds);
+      q.bind(4, l.baths);
+      q.bind(5, l.area);
+      q.bind_text_or_null(6, l.zip);
+      q.bind(7, map_to_json(l.extra));
+      q.bind(8, now);
+      if (q.step() != SQLITE_DONE) return fail("writing listing " + l.id);
+      q.reset();
+    }
+  }
+  {
+    Stmt q(db_,
+           "INSERT INTO photos(sha256, model_id, width, height, embedding, code, front, room, "
+           "room_probs, style, style_probs, stories, stories_probs, heads_id) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sha256, model_id) DO UPDATE SET "
+           "front=excluded.front, room=excluded.room, room_probs=excluded.room_probs, "
+           "style=excluded.style, style_probs=excluded.style_probs, stories=excluded.stories, "
+           "stories_probs=excluded.stories_probs, heads_id=excluded.heads_id "
+           "WHERE excluded.heads_id IS NOT NULL");
+    if (!q.ok()) return fail("preparing photo insert");
+    for (const Photo& p : batch.photos) {
+      q.bind(1, p.sha256);
+      q.bind(2, p.model_id);
+      q.bind(3, p.width);
+      q.bind(4, p.height);
+      q.bind_blob(5, p.embedding.data(), p.embedding.size() * sizeof(float));
+      q.bind_blob(6, p.code.data(), p.code.size());
+      q.bind(7, p.tags.front);
+      q.bind_text_or_null(8, p.tags.room);
+      q.bind_text_or_null(9, probs_to_json(p.tags.room_probs));
+      q.bind_text_or_null(10, p.tags.style);
+      q.bind_text_or_null(11, probs_to_json(p.tags.style_probs));
+      q.bind_text_or_null(12, p.tags.stories);
+      q.bind_text_or_null(13, probs_to_json(p.tags.stories_probs));
+      q.bind_text_or_null(14, p.tags.heads_id);
+      if (q.step() != SQLITE_DONE) return fail("writing photo " + p.sha256);
+      q.reset();
+    }
+  }
+  {
+    Stmt q(db_,
+           "INSERT INTO images(listing_id, source, sha256, photo_order, is_title, indexed_at, "
+           "extra) VALUES(?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) DO UPDATE SET "
+           "sha256=excluded.sha256, photo_order=excluded.photo_order, "
+           "is_title=excluded.is_title, indexed_at=excluded.indexed_at, extra=excluded.extra");
+    if (!q.ok()) return fail("preparing image upsert");
+    for (const Image& im : batch.images) {
+      q.bind(1, im.listing_id);
+      q.bind(2, im.source);
+      q.bind(3, im.sha256);
+      q.bind(4, im.photo_order);
+      q.bind(5, im.is_title ? 1 : 0);
+      q.bind(6, im.indexed_at.empty() ? now : im.indexed_at);
+      q.bind(7, map_to_json(im.extra));
+      if (q.step() != SQLITE_DONE) return fail("writing image " + im.source);
+      q.reset();
+    }
+  }
+  return commit();
+}
+
+Result<std::optional<Image>> SqliteStore::get_image(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols + " FROM images i WHERE i.id = ?").c_str());
+  if (!q.ok()) return error("get_image");
+  q.bind(1, id);
+  if (q.step() == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  return std::optional<Image>();
+}
+
+Result<std::optional<Photo>> SqliteStore::get_photo(const std::string& sha256,
+                                                    const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kPhotoCols +
+               " FROM photos p WHERE p.sha256 = ? AND p.model_id = ?")
+                  .c_str());
+  if (!q.ok()) return error("get_photo");
+  q.bind(1, sha256);
+  q.bind(2, model_id);
+  if (q.step() == SQLITE_ROW) return std::optional<Photo>(read_photo(q, 0));
+  return std::optional<Photo>();
+}
+
+Result<std::optional<Listing>> SqliteStore::get_listing(const std::string& id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT id, price, beds, baths, area, zip, extra FROM listings WHERE id = ?");
+  if (!q.ok()) return error("get_listing");
+  q.bind(1, id);
+  if (q.step() != SQLITE_ROW) return std::optional<Listing>();
+  Listing l;
+  l.id = q.text(0);
+  l.price = q.opt_double(1);
+  l.beds = q.opt_double(2);
+  l.baths = q.opt_double(3);
+  l.area = q.opt_double(4);
+  l.zip = q.text(5);
+  l.extra = json_to_map(q.text(6));
+  return std::optional<Listing>(std::move(l));
+}
+
+Result<std::vector<Image>> SqliteStore::listing_images(const std::string& listing_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols +
+               " FROM images i WHERE i.listing_id = ? ORDER BY i.photo_order, i.id")
+                  .c_str());
+  if (!q.ok()) return error("listing_images");
+  q.bind(1, listing_id);
+  std::vector<Image> out;
+  while (q.step() == SQLITE_ROW) out.push_back(read_image(q));
+  return out;
+}
+
+Status SqliteStore::scan(const std::string& model_id,
+                         const std::function<void(const ImageWithPhoto&)>& fn) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols + ", " + kPhotoCols +
+               " FROM images i JOIN photos p ON p.sha256 = i.sha256 AND p.model_id = ?"
+               " ORDER BY i.id")
+                  .c_str());
+  if (!q.ok()) return error("scan");
+  q.bind(1, model_id);
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    ImageWithPhoto row{read_image(q, 0), read_photo(q, 8)};
+    fn(row);
+  }
+  if (rc != SQLITE_DONE) return error("scan");
+  return {};
+}
+
+Result<std::optional<std::vector<float>>> SqliteStore::get_centres(const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT centres FROM models WHERE model_id = ?");
+  if (!q.ok()) return error("get_centres");
+  q.bind(1, model_id);
+  if (q.step() == SQLITE_ROW) return std::optional<std::vector<float>>(q.blob<float>(0));
+  return std::optional<std::vector<float>>();
+}
+
+Status SqliteStore::recompute_codes(const std::string& model_id,
+                                    const std::vector<float>& centres, bool only_missing) {
+  Stmt sel(db_, only_missing
+                    ? "SELECT rowid, embedding FROM photos WHERE model_id = ? AND code IS NULL"
+                    : "SELECT rowid, embedding FROM photos WHERE model_id = ?");
+  Stmt upd(db_, "UPDATE photos SET code = ? WHERE rowid = ?");
+  if (!sel.ok() || !upd.ok()) return error("preparing code update");
+  sel.bind(1, model_id);
+  std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> codes;
+  while (sel.step() == SQLITE_ROW) {
+    auto e = sel.blob<float>(1);
+    if (e.size() != centres.size()) continue;
+    codes.emplace_back(sel.int64(0), model::binary_code(e, centres));
+  }
+  for (auto& [rowid, code] : codes) {
+    upd.bind_blob(1, code.data(), code.size());
+    upd.bind(2, rowid);
+    if (upd.step() != SQLITE_DONE) return error("updating code");
+    upd.reset();
+  }
+  return {};
+}
+
+Status SqliteStore::set_centres_and_codes(const std::string& model_id,
+                                          const std::vector<float>& centres) {
+  std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  Stmt q(db_, "INSERT OR REPLACE INTO models(model_id, dim, centres) VALUES(?,?,?)");
+  q.bind(1, model_id);
+  q.bind(2, static_cast<int>(centres.size()));
+  q.bind_blob(3, centres.data(), centres.size() * sizeof(float));
+  if (q.step() != SQLITE_DONE) {
+    Error e = error("writing centres");
+    (void)exec("ROLLBACK");
+    return e;
+  }
+  if (auto st = recompute_codes(model_id, centres, false); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
+  return commit();
+}
+
+Status SqliteStore::fill_missing_codes(const std::string& model_id) {
+  auto centres = get_centres(model_id);
+  if (!centres) return centres.error();
+  if (!centres->has_value()) return {};
+  std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  if (auto st = recompute_codes(model_id, **centres, true); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
+  return commit();
+}
+
+Status SqliteStore::delete_image(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "DELETE FROM images WHERE id = ?");
+  q.bind(1, id);
+  if (q.step() != SQLITE_DONE) return error("deleting image " + std::to_string(id));
+  return {};
+}
+
+Status SqliteStore::delete_listing(const std::string& id) {
+  std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  for (const char* sql : {"DELETE FROM images WHERE listing_id = ?", "DELETE FROM listings WHERE id = ?"}) {
+    Stmt q(db_, sql);
+    q.bind(1, id);
+    if (q.step() != SQLITE_DONE) {
+      Error e = error("deleting listing " + id);
+      (void)exec("ROLLBACK");
+      return e;
+    }
+  }
+  return commit();
+}
+
+Result<StoreStats> SqliteStore::stats() {
+  std::lock_guard lock(mu_);
+  StoreStats s;
+  Stmt q(db_,
+         "SELECT (SELECT COUNT(*) FROM listings), (SELECT COUNT(*) FROM images), "
+         "(SELECT COUNT(*) FROM photos)");
+  if (!q.ok() || q.step() != SQLITE_ROW) return error("stats");
+  s.listings = q.int64(0);
+  s.images = q.int64(1);
+  s.photos = q.int64(2);
+  return s;
+}
+
+}  // namespace homelens::store

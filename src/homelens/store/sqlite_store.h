@@ -1,0 +1,53 @@
+// Store on one SQLite file (WAL): the embedded default, no server needed.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "homelens/store/store.h"
+
+struct sqlite3;
+
+namespace homelens::store {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the file and its schema; refuses a file written by a newer schema.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~SqliteStore() override;
+
+  Result<std::optional<Image>> find_image(const std::string& listing_id, const std::string& source,
+                                          const std::string& model_id) override;
+  Result<bool> has_photo(const std::string& sha256, const std::string& model_id) override;
+  Status write(const WriteBatch& batch) override;
+  Result<std::optional<Image>> get_image(std::int64_t id) override;
+  Result<std::optional<Photo>> get_photo(const std::string& sha256,
+                                         const std::string& model_id) override;
+  Result<std::optional<Listing>> get_listing(const std::string& id) override;
+  Result<std::vector<Image>> listing_images(const std::string& listing_id) override;
+  Status scan(const std::string& model_id,
+              const std::function<void(const ImageWithPhoto&)>& fn) override;
+  Result<std::optional<std::vector<float>>> get_centres(const std::string& model_id) override;
+  Status set_centres_and_codes(const std::string& model_id,
+                               const std::vector<float>& centres) override;
+  Status fill_missing_codes(const std::string& model_id) override;
+  Status delete_image(std::int64_t id) override;
+  Status delete_listing(const std::string& id) override;
+  Result<StoreStats> stats() override;
+
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status exec(const char* sql);
+  Status commit();  // COMMIT, or ROLLBACK when the commit fails
+  Status recompute_codes(const std::string& model_id, const std::vector<float>& centres,
+                         bool only_missing);
+  Error error(const std::string& what) const;
+
+  sqlite3* db_;
+  std::string path_;
+  std::mutex mu_;  // one connection, used from many threads
+};
+
+}  // namespace homelens::store

@@ -1,0 +1,68 @@
+// The table seam: callers hold a Store and never a concrete class, so a shared
+// PostgreSQL store can replace the embedded SQLite file without touching them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "homelens/core/result.h"
+#include "homelens/store/records.h"
+
+namespace homelens::store {
+
+// One transaction's worth of ingest output: all of it lands or none of it.
+struct WriteBatch {
+  std::vector<Listing> listings;  // upserted (attributes replaced)
+  std::vector<Photo> photos;      // inserted unless (sha256, model) exists
+  std::vector<Image> images;      // upserted by (listing_id, source)
+};
+
+struct StoreStats {
+  std::int64_t listings = 0;
+  std::int64_t images = 0;
+  std::int64_t photos = 0;  // distinct (bytes, model) rows
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The image row for (listing, source) if it exists and its photo is embedded with model_id.
+  virtual Result<std::optional<Image>> find_image(const std::string& listing_id,
+                                                  const std::string& source,
+                                                  const std::string& model_id) = 0;
+  // Whether bytes with this hash are already embedded with model_id.
+  virtual Result<bool> has_photo(const std::string& sha256, const std::string& model_id) = 0;
+  // Writes the batch in one transaction.
+  virtual Status write(const WriteBatch& batch) = 0;
+
+  virtual Result<std::optional<Image>> get_image(std::int64_t id) = 0;
+  virtual Result<std::optional<Photo>> get_photo(const std::string& sha256,
+                                                 const std::string& model_id) = 0;
+  virtual Result<std::optional<Listing>> get_listing(const std::string& id) = 0;
+  virtual Result<std::vector<Image>> listing_images(const std::string& listing_id) = 0;
+  // Calls fn for every image whose photo is embedded with model_id, in image id order.
+  virtual Status scan(const std::string& model_id,
+                      const std::function<void(const ImageWithPhoto&)>& fn) = 0;
+
+  // Per-dimension centres of the model's binary codes (empty optional until set).
+  virtual Result<std::optional<std::vector<float>>> get_centres(const std::string& model_id) = 0;
+  // Stores the centres and (re)computes the code of every photo of the model, in one transaction.
+  virtual Status set_centres_and_codes(const std::string& model_id,
+                                       const std::vector<float>& centres) = 0;
+  // Codes for photos embedded after the centres were fixed.
+  virtual Status fill_missing_codes(const std::string& model_id) = 0;
+
+  virtual Status delete_image(std::int64_t id) = 0;
+  virtual Status delete_listing(const std::string& id) = 0;
+  virtual Result<StoreStats> stats() = 0;
+};
+
+// Opens (creating if needed) the store at `url`: a file path or sqlite:PATH for
+// SQLite. Errors name the url.
+Result<std::unique_ptr<Store>> open_store(const std::string& url);
+
+}  // namespace homelens::store
