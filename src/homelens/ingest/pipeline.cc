@@ -35,6 +35,7 @@ store::Image image_row(const Item& item, const std::string& sha) {
   im.sha256 = sha;
   im.photo_order = item.photo_order;
   im.is_title = item.is_title.value_or(item.photo_order == 0);
+  im.title_explicit = item.is_title.has_value();
   im.extra = item.extra;
   return im;
 }
@@ -223,6 +224,14 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
   if (fatal) return *fatal;
   summary.interrupted = processed < items.size();
   if (auto st = ensure_codes(store, spec.id); !st) return st.error();
+  // Title photos depend on every photo of a listing, so they are chosen once the run is stored.
+  std::vector<std::string> listings;
+  {
+    std::unordered_map<std::string, bool> seen;
+    for (std::size_t i = 0; i < std::min(processed, items.size()); ++i)
+      if (seen.emplace(items[i].listing.id, true).second) listings.push_back(items[i].listing.id);
+  }
+  if (auto st = store.assign_titles(listings, spec.id); !st) return st.error();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
 }

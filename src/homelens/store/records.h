@@ -50,6 +50,7 @@ struct Image {
   std::string sha256;
   int photo_order = 0;  // position within the listing, 0 first
   bool is_title = false;
+  bool title_explicit = false;  // the source said which photo is the title; never re-chosen
   std::string indexed_at;  // UTC ISO-8601
   std::map<std::string, std::string> extra;
 };

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS images(
   sha256 TEXT NOT NULL,
   photo_order INTEGER NOT NULL DEFAULT 0,
   is_title INTEGER NOT NULL DEFAULT 0,
+  title_explicit INTEGER NOT NULL DEFAULT 0,
   indexed_at TEXT NOT NULL,
   extra TEXT NOT NULL DEFAULT '{}',
   UNIQUE(listing_id, source));
@@ -143,7 +144,8 @@ std::map<std::string, float> json_to_probs(const std::string& s) {
 
 // Column order shared by every SELECT of images.
 constexpr const char* kImageCols =
-    "i.id, i.listing_id, i.source, i.sha256, i.photo_order, i.is_title, i.indexed_at, i.extra";
+    "i.id, i.listing_id, i.source, i.sha256, i.photo_order, i.is_title, i.indexed_at, i.extra, "
+    "i.title_explicit";
 Image read_image(Stmt& s, int c0 = 0) {
   Image im;
   im.id = s.int64(c0);
@@ -154,6 +156,7 @@ Image read_image(Stmt& s, int c0 = 0) {
   im.is_title = s.int64(c0 + 5) != 0;
   im.indexed_at = s.text(c0 + 6);
   im.extra = json_to_map(s.text(c0 + 7));
+  im.title_explicit = s.int64(c0 + 8) != 0;
   return im;
 }
 
@@ -350,9 +353,10 @@ Status SqliteStore::write(const WriteBatch& batch) {
   {
     Stmt q(db_,
            "INSERT INTO images(listing_id, source, sha256, photo_order, is_title, indexed_at, "
-           "extra) VALUES(?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) DO UPDATE SET "
-           "sha256=excluded.sha256, photo_order=excluded.photo_order, "
-           "is_title=excluded.is_title, indexed_at=excluded.indexed_at, extra=excluded.extra");
+           "extra, title_explicit) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) DO "
+           "UPDATE SET sha256=excluded.sha256, photo_order=excluded.photo_order, "
+           "is_title=excluded.is_title, indexed_at=excluded.indexed_at, extra=excluded.extra, "
+           "title_explicit=excluded.title_explicit");
     if (!q.ok()) return fail("preparing image upsert");
     for (const Image& im : batch.images) {
       q.bind(1, im.listing_id);
@@ -362,6 +366,7 @@ Status SqliteStore::write(const WriteBatch& batch) {
       q.bind(5, im.is_title ? 1 : 0);
       q.bind(6, im.indexed_at.empty() ? now : im.indexed_at);
       q.bind(7, map_to_json(im.extra));
+      q.bind(8, im.title_explicit ? 1 : 0);
       if (q.step() != SQLITE_DONE) return fail("writing image " + im.source);
       q.reset();
     }
@@ -431,7 +436,7 @@ Status SqliteStore::scan(const std::string& model_id,
   q.bind(1, model_id);
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    ImageWithPhoto row{read_image(q, 0), read_photo(q, 8)};
+    ImageWithPhoto row{read_image(q, 0), read_photo(q, 9)};
     fn(row);
   }
   if (rc != SQLITE_DONE) return error("scan");
@@ -499,6 +504,44 @@ Status SqliteStore::fill_missing_codes(const std::string& model_id) {
   if (auto st = recompute_codes(model_id, **centres, true); !st) {
     (void)exec("ROLLBACK");
     return st;
+  }
+  return commit();
+}
+
+Status SqliteStore::assign_titles(const std::vector<std::string>& listing_ids,
+                                  const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  Stmt explicit_q(db_, "SELECT 1 FROM images WHERE listing_id = ? AND title_explicit = 1");
+  Stmt pick(db_,
+            "SELECT i.id FROM images i LEFT JOIN photos p ON p.sha256 = i.sha256 AND "
+            "p.model_id = ?2 WHERE i.listing_id = ?1 "
+            "ORDER BY COALESCE(p.front, -1) DESC, i.photo_order, i.id LIMIT 1");
+  Stmt clear(db_, "UPDATE images SET is_title = (id = ?2) WHERE listing_id = ?1");
+  if (!explicit_q.ok() || !pick.ok() || !clear.ok()) {
+    Error e = error("preparing title update");
+    (void)exec("ROLLBACK");
+    return e;
+  }
+  for (const std::string& id : listing_ids) {
+    explicit_q.bind(1, id);
+    const bool has_explicit = explicit_q.step() == SQLITE_ROW;
+    explicit_q.reset();
+    if (has_explicit) continue;
+    pick.bind(1, id);
+    pick.bind(2, model_id);
+    const bool found = pick.step() == SQLITE_ROW;
+    const std::int64_t best = found ? pick.int64(0) : 0;
+    pick.reset();
+    if (!found) continue;
+    clear.bind(1, id);
+    clear.bind(2, best);
+    if (clear.step() != SQLITE_DONE) {
+      Error e = error("setting the title photo of listing " + id);
+      (void)exec("ROLLBACK");
+      return e;
+    }
+    clear.reset();
   }
   return commit();
 }

@@ -31,6 +31,8 @@ class SqliteStore final : public Store {
   Status set_centres_and_codes(const std::string& model_id,
                                const std::vector<float>& centres) override;
   Status fill_missing_codes(const std::string& model_id) override;
+  Status assign_titles(const std::vector<std::string>& listing_ids,
+                       const std::string& model_id) override;
   Status delete_image(std::int64_t id) override;
   Status delete_listing(const std::string& id) override;
   Result<StoreStats> stats() override;

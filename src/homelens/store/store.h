@@ -56,6 +56,12 @@ class Store {
   // Codes for photos embedded after the centres were fixed.
   virtual Status fill_missing_codes(const std::string& model_id) = 0;
 
+  // For each listing whose title was not given explicitly, makes the image whose
+  // photo is most likely the house front (tags.front; photo_order breaks ties and
+  // stands in when there are no tags) the title photo. One transaction.
+  virtual Status assign_titles(const std::vector<std::string>& listing_ids,
+                               const std::string& model_id) = 0;
+
   virtual Status delete_image(std::int64_t id) = 0;
   virtual Status delete_listing(const std::string& id) = 0;
   virtual Result<StoreStats> stats() = 0;
