@@ -1,8 +1,9 @@
 # Debian packages HomeLens needs, sourced by scripts/setup and scripts/test.
 # Installs only what is missing, so a rerun on a ready machine costs nothing.
 HOMELENS_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libopencv-dev libsqlite3-dev
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libssl-dev libopenblas-dev sqlite3"
-HOMELENS_TEST_PACKAGES="libgtest-dev libbenchmark-dev libjpeg-dev python3-opencv python3-numpy"
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libssl-dev libopenblas-dev libcpp-httplib-dev sqlite3"
+HOMELENS_TEST_PACKAGES="libgtest-dev libbenchmark-dev libjpeg-dev python3-opencv python3-numpy wrk
+  chromium"
 
 homelens_install_packages() {
   local missing=()
@@ -16,4 +17,10 @@ homelens_install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q >/dev/null
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Node.js and npm drive the browser test (playwright-core from the npm registry).
+homelens_install_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  homelens_install_packages nodejs npm
 }

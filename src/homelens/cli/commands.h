@@ -21,5 +21,8 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 
 void add_index_command(CLI::App& app);
 void add_similar_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_tag_command(CLI::App& app);
 
 }  // namespace homelens::cli

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "homelens 0.1.0");
   homelens::cli::add_index_command(app);
   homelens::cli::add_similar_command(app);
+  homelens::cli::add_serve_command(app);
+  homelens::cli::add_train_command(app);
+  homelens::cli::add_tag_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include "homelens/index/kernels.h"
+
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -114,18 +116,47 @@ std::vector<Hit> ExactIndex::search_among(std::span<const float> query,
                                           const Accept& accept) const {
   TopK top(k);
   if (query.size() != dim_ || k == 0) return top.take();
+  std::vector<std::uint32_t> rows;
+  rows.reserve(ids.size());
   std::vector<bool> seen(ids_.size(), false);  // a front end may send an id twice
   for (std::int64_t id : ids) {
     auto it = row_of_.find(id);
     if (it == row_of_.end() || seen[it->second]) continue;
     seen[it->second] = true;
-    const float s = cblas_sdot(static_cast<int>(dim_), data_.data() + it->second * dim_, 1,
-                               query.data(), 1);
+    rows.push_back(static_cast<std::uint32_t>(it->second));
+  }
+  std::vector<float> scores(rows.size());
+  dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), scores.data());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
+    const float s = scores[j];
     if (top.full() && s < top.threshold()) continue;
+    const std::int64_t id = ids_[rows[j]];
     if (accept && !accept(id)) continue;
     top.push({id, s});
   }
   return top.take();
+}
+
+Status ExactIndex::scores(std::span<const float> query, std::span<const std::int64_t> ids,
+                          std::vector<float>& out) const {
+  if (query.size() != dim_)
+    return make_error("query", "vector has " + std::to_string(query.size()) +
+                                   " values, index has " + std::to_string(dim_));
+  out.assign(ids.size(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<std::uint32_t> rows;
+  std::vector<std::size_t> where;
+  rows.reserve(ids.size());
+  where.reserve(ids.size());
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    auto it = row_of_.find(ids[j]);
+    if (it == row_of_.end()) continue;
+    rows.push_back(static_cast<std::uint32_t>(it->second));
+    where.push_back(j);
+  }
+  std::vector<float> s(rows.size());
+  dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), s.data());
+  for (std::size_t j = 0; j < rows.size(); ++j) out[where[j]] = s[j];
+  return {};
 }
 
 }  // namespace homelens::index

@@ -20,6 +20,9 @@ class ExactIndex final : public VectorIndex {
                           const Accept& accept = nullptr) const override;
   std::vector<Hit> search_among(std::span<const float> query, std::span<const std::int64_t> ids,
                                 std::size_t k, const Accept& accept = nullptr) const override;
+  // out[j] = inner product of query with ids[j]'s vector (NaN for unknown ids).
+  Status scores(std::span<const float> query, std::span<const std::int64_t> ids,
+                std::vector<float>& out) const;
   // Reserves room for n vectors (avoids regrowth when loading a store).
   void reserve(std::size_t n);
   // The stored vector of id, or an empty span.

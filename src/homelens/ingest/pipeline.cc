@@ -1,6 +1,7 @@
 #include "homelens/ingest/pipeline.h"
 
 #include <chrono>
+#include <filesystem>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -32,6 +33,7 @@ store::Image image_row(const Item& item, const std::string& sha) {
   store::Image im;
   im.listing_id = item.listing.id;
   im.source = item.source;
+  im.path = std::filesystem::absolute(item.path).lexically_normal().string();
   im.sha256 = sha;
   im.photo_order = item.photo_order;
   im.is_title = item.is_title.value_or(item.photo_order == 0);

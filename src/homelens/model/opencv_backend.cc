@@ -1,6 +1,10 @@
 #include "homelens/model/opencv_backend.h"
 
+#include <cblas.h>
+
 #include <opencv2/core/utility.hpp>
+
+#include "homelens/model/pointwise_conv.h"
 
 namespace homelens::model {
 
@@ -18,6 +22,7 @@ OpenCvBackend::OpenCvBackend(ModelSpec spec, cv::dnn::Net net, BackendOptions op
 
 Result<std::unique_ptr<ModelBackend>> OpenCvBackend::open(const ModelSpec& spec,
                                                           const BackendOptions& options) {
+  register_pointwise_conv();
   cv::dnn::Net net;
   try {
     if (spec.format == "onnx") {
@@ -35,7 +40,10 @@ Result<std::unique_ptr<ModelBackend>> OpenCvBackend::open(const ModelSpec& spec,
   net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   // OpenCV's thread count is process-wide; the caller that owns the threads decides.
-  if (options.threads > 0) cv::setNumThreads(options.threads);
+  if (options.threads > 0) {
+    cv::setNumThreads(options.threads);
+    openblas_set_num_threads(options.threads);  // the 1x1 convolutions run on OpenBLAS
+  }
   return std::unique_ptr<ModelBackend>(new OpenCvBackend(spec, std::move(net), options));
 }
 

@@ -1,19 +1,20 @@
 #include "homelens/rank/catalog.h"
 
+#include <algorithm>
+
 namespace homelens::rank {
 
 Result<Catalog> Catalog::load(store::Store& store, const std::string& model_id) {
-  std::optional<Catalog> cat;
-  std::optional<Error> err;
-  auto st = store.scan(model_id, [&](const store::ImageWithPhoto& row) {
-    if (err) return;
-    if (!cat) cat.emplace(row.photo.embedding.size());
-    if (auto s = cat->put(row.image, row.photo); !s) err = s.error();
-  });
+  std::vector<store::ImageWithPhoto> rows;
+  auto st = store.scan(model_id, [&](const store::ImageWithPhoto& row) { rows.push_back(row); });
   if (!st) return st.error();
-  if (err) return *err;
-  if (!cat) return Catalog(0);
-  return std::move(*cat);
+  Catalog cat(rows.empty() ? 0 : rows.front().photo.embedding.size());
+  st = store.scan_listings([&](const store::Listing& l) { cat.put_listing(l); });
+  if (!st) return st.error();
+  cat.index_.reserve(rows.size());
+  for (const auto& row : rows)
+    if (auto s = cat.put(row.image, row.photo); !s) return s.error();
+  return cat;
 }
 
 const CatalogEntry* Catalog::find(std::int64_t image_id) const {
@@ -21,10 +22,74 @@ const CatalogEntry* Catalog::find(std::int64_t image_id) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+const CatalogListing* Catalog::listing(const std::string& id) const {
+  auto it = listings_.find(id);
+  return it == listings_.end() ? nullptr : &it->second;
+}
+
+void Catalog::relink(CatalogListing& l) {
+  std::sort(l.image_ids.begin(), l.image_ids.end(), [&](std::int64_t a, std::int64_t b) {
+    const auto &ea = entries_.at(a).image, &eb = entries_.at(b).image;
+    return ea.photo_order != eb.photo_order ? ea.photo_order < eb.photo_order : a < b;
+  });
+  l.title_image = l.image_ids.empty() ? -1 : l.image_ids.front();
+  for (std::int64_t id : l.image_ids)
+    if (entries_.at(id).image.is_title) {
+      l.title_image = id;
+      break;
+    }
+}
+
 Status Catalog::put(const store::Image& image, const store::Photo& photo) {
+  if (index_.dim() == 0 && index_.size() == 0) index_ = index::ExactIndex(photo.embedding.size());
   if (auto st = index_.add(image.id, photo.embedding); !st) return st;
+  if (auto old = entries_.find(image.id); old != entries_.end() && old->second.image.listing_id != image.listing_id) {
+    auto& ids = listings_[old->second.image.listing_id].image_ids;
+    ids.erase(std::remove(ids.begin(), ids.end(), image.id), ids.end());
+  }
   entries_[image.id] = CatalogEntry{image, photo.sha256, photo.tags};
+  CatalogListing& l = listings_[image.listing_id];
+  if (l.listing.id.empty()) l.listing.id = image.listing_id;
+  if (std::find(l.image_ids.begin(), l.image_ids.end(), image.id) == l.image_ids.end())
+    l.image_ids.push_back(image.id);
+  relink(l);
   return {};
+}
+
+void Catalog::put_listing(const store::Listing& listing) {
+  listings_[listing.id].listing = listing;
+}
+
+void Catalog::set_title(const std::string& listing_id, std::int64_t image_id) {
+  auto it = listings_.find(listing_id);
+  if (it == listings_.end()) return;
+  for (std::int64_t id : it->second.image_ids) entries_.at(id).image.is_title = id == image_id;
+  relink(it->second);
+}
+
+bool Catalog::remove_image(std::int64_t image_id) {
+  auto it = entries_.find(image_id);
+  if (it == entries_.end()) return false;
+  auto l = listings_.find(it->second.image.listing_id);
+  if (l != listings_.end()) {
+    auto& ids = l->second.image_ids;
+    ids.erase(std::remove(ids.begin(), ids.end(), image_id), ids.end());
+  }
+  entries_.erase(it);
+  index_.remove(image_id);
+  if (l != listings_.end()) relink(l->second);
+  return true;
+}
+
+bool Catalog::remove_listing(const std::string& listing_id) {
+  auto it = listings_.find(listing_id);
+  if (it == listings_.end()) return false;
+  for (std::int64_t id : it->second.image_ids) {
+    entries_.erase(id);
+    index_.remove(id);
+  }
+  listings_.erase(it);
+  return true;
 }
 
 std::vector<index::Hit> similar(const Catalog& catalog, const SimilarQuery& q) {

@@ -47,12 +47,20 @@ struct Image {
   std::int64_t id = 0;  // assigned by the store
   std::string listing_id;
   std::string source;   // path or URL as given to the indexer
+  std::string path;     // where the bytes can be read again (absolute); empty when kept as a blob
   std::string sha256;
   int photo_order = 0;  // position within the listing, 0 first
   bool is_title = false;
   bool title_explicit = false;  // the source said which photo is the title; never re-chosen
   std::string indexed_at;  // UTC ISO-8601
   std::map<std::string, std::string> extra;
+};
+
+// Photo bytes the store keeps itself (uploads have no file to read back).
+struct Blob {
+  std::string sha256;
+  std::string content_type;
+  std::string bytes;
 };
 
 // An image joined with its photo, as the search side needs it.

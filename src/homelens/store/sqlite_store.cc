@@ -41,10 +41,15 @@ CREATE TABLE IF NOT EXISTS images(
   photo_order INTEGER NOT NULL DEFAULT 0,
   is_title INTEGER NOT NULL DEFAULT 0,
   title_explicit INTEGER NOT NULL DEFAULT 0,
+  path TEXT NOT NULL DEFAULT '',
   indexed_at TEXT NOT NULL,
   extra TEXT NOT NULL DEFAULT '{}',
   UNIQUE(listing_id, source));
 CREATE INDEX IF NOT EXISTS images_sha256 ON images(sha256);
+CREATE TABLE IF NOT EXISTS blobs(
+  sha256 TEXT PRIMARY KEY,
+  content_type TEXT NOT NULL,
+  bytes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS models(
   model_id TEXT PRIMARY KEY,
   dim INTEGER NOT NULL,
@@ -145,7 +150,7 @@ std::map<std::string, float> json_to_probs(const std::string& s) {
 // Column order shared by every SELECT of images.
 constexpr const char* kImageCols =
     "i.id, i.listing_id, i.source, i.sha256, i.photo_order, i.is_title, i.indexed_at, i.extra, "
-    "i.title_explicit";
+    "i.title_explicit, i.path";
 Image read_image(Stmt& s, int c0 = 0) {
   Image im;
   im.id = s.int64(c0);
@@ -157,6 +162,7 @@ Image read_image(Stmt& s, int c0 = 0) {
   im.indexed_at = s.text(c0 + 6);
   im.extra = json_to_map(s.text(c0 + 7));
   im.title_explicit = s.int64(c0 + 8) != 0;
+  im.path = s.text(c0 + 9);
   return im;
 }
 
@@ -353,10 +359,10 @@ Status SqliteStore::write(const WriteBatch& batch) {
   {
     Stmt q(db_,
            "INSERT INTO images(listing_id, source, sha256, photo_order, is_title, indexed_at, "
-           "extra, title_explicit) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) DO "
-           "UPDATE SET sha256=excluded.sha256, photo_order=excluded.photo_order, "
+           "extra, title_explicit, path) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) "
+           "DO UPDATE SET sha256=excluded.sha256, photo_order=excluded.photo_order, "
            "is_title=excluded.is_title, indexed_at=excluded.indexed_at, extra=excluded.extra, "
-           "title_explicit=excluded.title_explicit");
+           "title_explicit=excluded.title_explicit, path=excluded.path");
     if (!q.ok()) return fail("preparing image upsert");
     for (const Image& im : batch.images) {
       q.bind(1, im.listing_id);
@@ -367,11 +373,57 @@ Status SqliteStore::write(const WriteBatch& batch) {
       q.bind(6, im.indexed_at.empty() ? now : im.indexed_at);
       q.bind(7, map_to_json(im.extra));
       q.bind(8, im.title_explicit ? 1 : 0);
+      q.bind(9, im.path);
       if (q.step() != SQLITE_DONE) return fail("writing image " + im.source);
       q.reset();
     }
   }
+  {
+    Stmt q(db_, "INSERT OR IGNORE INTO blobs(sha256, content_type, bytes) VALUES(?,?,?)");
+    if (!q.ok()) return fail("preparing blob insert");
+    for (const Blob& b : batch.blobs) {
+      q.bind(1, b.sha256);
+      q.bind(2, b.content_type);
+      q.bind_blob(3, b.bytes.data(), b.bytes.size());
+      if (q.step() != SQLITE_DONE) return fail("writing photo bytes " + b.sha256);
+      q.reset();
+    }
+  }
   return commit();
+}
+
+Status SqliteStore::scan_listings(const std::function<void(const Listing&)>& fn) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT id, price, beds, baths, area, zip, extra FROM listings ORDER BY id");
+  if (!q.ok()) return error("scan_listings");
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) {
+    Listing l;
+    l.id = q.text(0);
+    l.price = q.opt_double(1);
+    l.beds = q.opt_double(2);
+    l.baths = q.opt_double(3);
+    l.area = q.opt_double(4);
+    l.zip = q.text(5);
+    l.extra = json_to_map(q.text(6));
+    fn(l);
+  }
+  if (rc != SQLITE_DONE) return error("scan_listings");
+  return {};
+}
+
+Result<std::optional<Blob>> SqliteStore::get_blob(const std::string& sha256) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT content_type, bytes FROM blobs WHERE sha256 = ?");
+  if (!q.ok()) return error("get_blob");
+  q.bind(1, sha256);
+  if (q.step() != SQLITE_ROW) return std::optional<Blob>();
+  Blob b;
+  b.sha256 = sha256;
+  b.content_type = q.text(0);
+  auto bytes = q.blob<char>(1);
+  b.bytes.assign(bytes.begin(), bytes.end());
+  return std::optional<Blob>(std::move(b));
 }
 
 Result<std::optional<Image>> SqliteStore::get_image(std::int64_t id) {
@@ -436,7 +488,7 @@ Status SqliteStore::scan(const std::string& model_id,
   q.bind(1, model_id);
   int rc;
   while ((rc = q.step()) == SQLITE_ROW) {
-    ImageWithPhoto row{read_image(q, 0), read_photo(q, 9)};
+    ImageWithPhoto row{read_image(q, 0), read_photo(q, 10)};
     fn(row);
   }
   if (rc != SQLITE_DONE) return error("scan");

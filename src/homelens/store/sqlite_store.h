@@ -25,6 +25,8 @@ class SqliteStore final : public Store {
                                          const std::string& model_id) override;
   Result<std::optional<Listing>> get_listing(const std::string& id) override;
   Result<std::vector<Image>> listing_images(const std::string& listing_id) override;
+  Status scan_listings(const std::function<void(const Listing&)>& fn) override;
+  Result<std::optional<Blob>> get_blob(const std::string& sha256) override;
   Status scan(const std::string& model_id,
               const std::function<void(const ImageWithPhoto&)>& fn) override;
   Result<std::optional<std::vector<float>>> get_centres(const std::string& model_id) override;

@@ -18,6 +18,7 @@ struct WriteBatch {
   std::vector<Listing> listings;  // upserted (attributes replaced)
   std::vector<Photo> photos;      // inserted unless (sha256, model) exists
   std::vector<Image> images;      // upserted by (listing_id, source)
+  std::vector<Blob> blobs;        // inserted unless the hash exists
 };
 
 struct StoreStats {
@@ -44,6 +45,10 @@ class Store {
                                                  const std::string& model_id) = 0;
   virtual Result<std::optional<Listing>> get_listing(const std::string& id) = 0;
   virtual Result<std::vector<Image>> listing_images(const std::string& listing_id) = 0;
+  // Calls fn for every listing, in id order.
+  virtual Status scan_listings(const std::function<void(const Listing&)>& fn) = 0;
+  // Bytes kept for a photo (uploads), if any.
+  virtual Result<std::optional<Blob>> get_blob(const std::string& sha256) = 0;
   // Calls fn for every image whose photo is embedded with model_id, in image id order.
   virtual Status scan(const std::string& model_id,
                       const std::function<void(const ImageWithPhoto&)>& fn) = 0;

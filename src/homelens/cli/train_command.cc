@@ -1,0 +1,199 @@
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "homelens/cli/commands.h"
+#include "homelens/tags/dataset.h"
+#include "homelens/tags/features.h"
+#include "homelens/tags/head.h"
+#include "homelens/tags/train.h"
+
+namespace homelens::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TrainArgs {
+  CommonOptions common;
+  std::vector<std::string> tasks;
+  tags::DatasetOptions data;
+  tags::TrainOptions train;
+  std::vector<double> l2;
+  std::string heads_dir, report_dir;
+  bool no_class_weights = false, no_standardize = false, no_save = false, json = false, quiet = false;
+  int workers = 0;
+};
+
+int run_train(TrainArgs a) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string models_dir =
+      a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
+  auto spec = model::find_model_spec(a.common.model, models_dir);
+  if (!spec) {
+    std::cerr << "error: " << spec.message() << "\n";
+    return 1;
+  }
+  if (a.tasks.empty()) a.tasks = {"front", "room", "style", "stories"};
+  if (!a.l2.empty()) a.train.l2_grid = a.l2;
+  a.train.class_weights = !a.no_class_weights;
+  a.train.standardize = !a.no_standardize;
+  const std::string heads_root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
+
+  std::vector<tags::LabeledSet> sets;
+  for (const auto& name : a.tasks) {
+    auto t = tags::parse_task(name);
+    if (!t) {
+      std::cerr << "error: " << t.message() << "\n";
+      return 1;
+    }
+    auto set = tags::load_task(*t, a.data);
+    if (!set) {
+      std::cerr << "error: " << set.message() << "\n";
+      return 1;
+    }
+    sets.push_back(std::move(*set));
+  }
+
+  // Every photo is embedded once, whatever the number of tasks that use it.
+  std::vector<std::string> paths;
+  std::map<std::string, std::size_t> row_of;
+  for (const auto& s : sets)
+    for (const auto& e : s.examples)
+      if (row_of.emplace(e.path, paths.size()).second) paths.push_back(e.path);
+  tags::FeatureOptions fo;
+  std::error_code ec;
+  if (fs::exists(a.common.db, ec)) fo.db = a.common.db;
+  fo.workers = a.workers;
+  fo.progress = a.quiet || a.json ? ProgressMode::kQuiet : ProgressMode::kAuto;
+  auto feats = tags::embed_paths(paths, *spec, fo);
+  if (!feats) {
+    std::cerr << "error: " << feats.message() << "\n";
+    return 1;
+  }
+  const double embed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.json && !a.quiet)
+    std::cout << paths.size() << " photos: " << feats->from_cache << " embeddings from "
+              << (fo.db.empty() ? "(no cache)" : fo.db) << ", " << feats->embedded
+              << " embedded now with " << spec->id << " (" << embed_s << " s)\n";
+
+  nlohmann::json out = {{"model", spec->id}, {"photos", paths.size()},
+                        {"from_cache", feats->from_cache}, {"embedded", feats->embedded},
+                        {"embedding_seconds", embed_s}, {"tasks", nlohmann::json::array()}};
+  const std::string report_dir =
+      a.report_dir.empty() ? (fs::path(heads_root) / spec->id).string() : a.report_dir;
+  for (auto& s : sets) {
+    tags::TrainingData d;
+    d.x.cols = feats->x.cols;
+    for (const auto& e : s.examples) {
+      const std::size_t r = row_of[e.path];
+      d.x.data.insert(d.x.data.end(), feats->x.row(r), feats->x.row(r) + d.x.cols);
+      d.sha256.push_back(feats->sha256[r]);
+    }
+    d.x.rows = s.examples.size();
+    d.set = std::move(s);
+    auto trained = tags::train_head(d, spec->id, a.train);
+    if (!trained) {
+      std::cerr << "error: " << trained.message() << "\n";
+      return 1;
+    }
+    const std::string task = tags::task_name(d.set.task);
+    nlohmann::json rj = tags::report_json(trained->report);
+    if (!a.no_save) {
+      const std::string path = tags::head_path(heads_root, spec->id, d.set.task);
+      if (auto st = tags::save_head(trained->head, path); !st) {
+        std::cerr << "error: " << st.message() << "\n";
+        return 1;
+      }
+      rj["head"] = path;
+    }
+    if (a.train.folds > 1) {
+      fs::create_directories(report_dir, ec);
+      const std::string svg = (fs::path(report_dir) / (task + ".confusion.svg")).string();
+      std::ofstream f(svg);
+      f << tags::confusion_svg(trained->report);
+      if (!f) {
+        std::cerr << "error: " << svg << ": cannot write\n";
+        return 1;
+      }
+      rj["confusion_svg"] = svg;
+    }
+    if (!a.json) {
+      std::cout << tags::report_text(trained->report);
+      if (rj.contains("head")) std::cout << "  saved " << rj["head"].get<std::string>() << "\n";
+      if (rj.contains("confusion_svg"))
+        std::cout << "  confusion matrix " << rj["confusion_svg"].get<std::string>() << "\n";
+    }
+    out["tasks"].push_back(rj);
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out["seconds"] = total;
+  if (a.json)
+    std::cout << out.dump() << "\n";
+  else
+    std::cout << "trained " << out["tasks"].size() << " heads in " << total << " s\n";
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train the tag heads (front, room, style, stories) on labeled photos, with a "
+               "cross-validated report");
+  add_common_options(*cmd, a->common);
+  cmd->get_option("--db")->description(
+      "Index used as an embedding cache when it exists (photos not in it are embedded)");
+  cmd->add_option("--task", a->tasks, "front, room, style or stories (repeatable; default all)");
+  cmd->add_option("--manifest", a->data.manifest,
+                  "Houses manifest (path, house_id, room_type), e.g. "
+                  "../shared/data/houses_dataset/manifest.csv")
+      ->required();
+  cmd->add_option("--labels", a->data.labels,
+                  "Hand labels (house_id, style, stories, is_front, *_conf), e.g. "
+                  "../shared/data/houses_dataset/labels_train.csv; needed by front, style, stories");
+  cmd->add_option("--heads", a->heads_dir,
+                  "Heads root: heads go to DIR/MODEL_ID/TASK.json (default: $HOMELENS_HEADS or "
+                  "the repository's heads/)");
+  cmd->add_option("--report-dir", a->report_dir,
+                  "Where confusion-matrix SVGs go (default: next to the heads)");
+  cmd->add_option("--folds", a->train.folds, "Cross-validation folds, grouped by listing (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--inner-folds", a->train.inner_folds,
+                  "Folds choosing the L2 penalty inside each training split")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->train.seed, "Seed of the fold assignment")->capture_default_str();
+  cmd->add_option("--l2", a->l2, "L2 penalties to choose from by CV (repeatable; default "
+                                 "1e-3 3e-3 1e-2 3e-2 0.1 0.3 1)");
+  cmd->add_flag("--no-class-weights", a->no_class_weights,
+                "Do not weight classes to equal total weight");
+  cmd->add_flag("--no-standardize", a->no_standardize,
+                "Only centre the embedding dimensions, do not scale them (then use smaller --l2)");
+  cmd->add_option("--low-conf-weight", a->data.low_conf_weight,
+                  "Training weight of labels marked *_conf=low")
+      ->capture_default_str();
+  cmd->add_option("--hard-negative-weight", a->data.hard_negative_weight,
+                  "front: weight of frontal photos labeled is_front=0, relative to an interior")
+      ->capture_default_str();
+  cmd->add_option("--extra-styles", a->data.extra_styles,
+                  "style: extra training photos, a manifest with path and style columns "
+                  "(e.g. architectural_styles_5/manifest.csv)");
+  cmd->add_option("--extra-style-map", a->data.extra_style_map,
+                  "SOURCE=STYLE mapping of --extra-styles classes (repeatable; unmapped ones "
+                  "are left out)");
+  cmd->add_option("--extra-weight", a->data.extra_weight, "Training weight of an extra photo")
+      ->capture_default_str();
+  cmd->add_option("--workers", a->workers, "Parallel embedding workers (default: one per core)");
+  cmd->add_flag("--no-save", a->no_save, "Report only; write no head files");
+  cmd->add_flag("--json", a->json, "Print the report as one JSON object");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->callback([a] { exit_code() = run_train(*a); });
+}
+
+}  // namespace homelens::cli

@@ -1,0 +1,83 @@
+// "Show me homes like this one": the final score of each candidate listing,
+//   final = w_class * class + w_tag * tag + w_visual * visual,
+// with every part reported so a person can see why a home ranks where it does.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "homelens/rank/catalog.h"
+
+namespace homelens::rank {
+
+struct Weights {
+  double cls = 1.0;     // both photos are house fronts: decisive
+  double tag = 0.3;     // same style, same stories
+  double visual = 1.0;  // cosine of the embeddings mapped to [0, 1]
+};
+
+struct ScoreOptions {
+  Weights weights;
+  // "hard": class = 1 when both front probabilities are >= front_threshold, else 0.
+  // "soft": class = front(query) * front(candidate).
+  bool soft_class = false;
+  double front_threshold = 0.5;
+  std::vector<std::string> tags{"style", "stories"};  // which tags count towards tag
+};
+
+// Listing attribute filters; unset bounds do not filter. A listing without the
+// attribute fails a bound on it.
+struct Filters {
+  std::optional<double> price_min, price_max, beds_min, baths_min, area_min, area_max;
+  std::string zip_prefix;
+  bool matches(const store::Listing& l) const;
+  bool empty() const;
+};
+
+// What is known about the query photo.
+struct QueryPhoto {
+  std::vector<float> vector;             // unit length
+  store::Tags tags;
+  std::optional<std::int64_t> image_id;  // when it is an indexed image
+  std::string listing_id;                // excluded from results; "" for an upload
+};
+
+struct RecommendRequest {
+  QueryPhoto query;
+  // Explicit candidates (as an MLS front end sends); when both are empty the
+  // whole index is the candidate set. Unknown ids are ignored.
+  std::vector<std::string> listing_ids;
+  std::vector<std::int64_t> image_ids;
+  Filters filters;
+  std::size_t k = 10;
+  ScoreOptions scoring;
+  // false: a listing is represented by its title photo; true: by its best-scoring photo.
+  bool all_photos = false;
+};
+
+struct Breakdown {
+  float cls = 0, tag = 0, visual = 0;
+};
+
+struct Recommendation {
+  std::string listing_id;
+  std::int64_t image_id = 0;
+  float score = 0;
+  Breakdown breakdown;
+};
+
+struct RecommendResult {
+  std::vector<Recommendation> results;  // best first, one per listing, at most k
+  std::size_t candidates = 0;           // photos scored
+};
+
+// Scores one candidate against the query given their cosine.
+Breakdown score_parts(const store::Tags& query, const store::Tags& candidate, float cosine,
+                      const ScoreOptions& opt);
+float final_score(const Breakdown& b, const Weights& w);
+
+// Ranks the candidates. Deterministic: ties go to the smaller image id.
+RecommendResult recommend(const Catalog& catalog, const RecommendRequest& request);
+
+}  // namespace homelens::rank

@@ -1,0 +1,129 @@
+#include "homelens/tags/features.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "homelens/image/decode.h"
+#include "homelens/model/embedder.h"
+#include "homelens/store/store.h"
+
+namespace homelens::tags {
+
+Result<Features> embed_paths(const std::vector<std::string>& paths, const model::ModelSpec& spec,
+                             const FeatureOptions& options) {
+  Features out;
+  const std::size_t n = paths.size();
+  std::vector<std::string> bytes(n);
+  out.sha256.resize(n);
+  std::vector<std::vector<float>> rows(n);
+  out.errors.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto b = image::read_file(paths[i], 64u << 20);
+    if (!b) {
+      if (!options.keep_going) return b.error();
+      out.errors[i] = b.message();
+      continue;
+    }
+    out.sha256[i] = image::sha256_hex(*b);
+    bytes[i] = std::move(*b);
+  }
+  if (!options.db.empty()) {
+    auto store = store::open_store(options.db);
+    if (!store) return store.error();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto p = (*store)->get_photo(out.sha256[i], spec.id);
+      if (!p) return p.error();
+      if (p->has_value() && static_cast<int>((*p)->embedding.size()) == spec.embedding_dim) {
+        rows[i] = std::move((*p)->embedding);
+        bytes[i].clear();
+        ++out.from_cache;
+      }
+    }
+  }
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < n; ++i)
+    if (rows[i].empty() && out.errors[i].empty()) todo.push_back(i);
+  if (!todo.empty()) {
+    int workers = options.workers > 0 ? options.workers
+                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    workers = static_cast<int>(std::min<std::size_t>(workers, todo.size()));
+    std::vector<model::Embedder> embedders;
+    for (int w = 0; w < workers; ++w) {
+      auto e = model::Embedder::open(spec, {1, false});
+      if (!e) return e.error();
+      embedders.push_back(std::move(*e));
+    }
+    std::atomic<std::size_t> next{0};
+    std::mutex mu;
+    std::optional<Error> failure;
+    Progress progress("embedding", todo.size(), options.progress);
+    std::atomic<std::size_t> done{0};
+    constexpr std::size_t kBatch = 8;
+    std::vector<std::thread> threads;
+    for (int w = 0; w < workers; ++w) {
+      threads.emplace_back([&, w] {
+        for (;;) {
+          const std::size_t b = next.fetch_add(kBatch);
+          if (b >= todo.size()) return;
+          {
+            std::lock_guard lock(mu);
+            if (failure) return;
+          }
+          const std::size_t e = std::min(todo.size(), b + kBatch);
+          std::vector<cv::Mat> pix;
+          std::vector<std::size_t> owner;
+          image::DecodeOptions dopt;
+          dopt.min_shorter_side = embedders[w].min_decode_side();
+          for (std::size_t j = b; j < e; ++j) {
+            auto d = image::decode(bytes[todo[j]], paths[todo[j]], dopt);
+            if (!d) {
+              std::lock_guard lock(mu);
+              if (!options.keep_going) {
+                if (!failure) failure = d.error();
+                return;
+              }
+              out.errors[todo[j]] = d.message();
+              continue;
+            }
+            pix.push_back(std::move(d->rgb));
+            owner.push_back(todo[j]);
+          }
+          if (!pix.empty()) {
+            auto emb = embedders[w].embed(pix);
+            if (!emb) {
+              std::lock_guard lock(mu);
+              if (!failure) failure = emb.error();
+              return;
+            }
+            for (std::size_t j = 0; j < owner.size(); ++j)
+              rows[owner[j]] = std::move((*emb)[j].vector);
+          }
+          done += e - b;
+          std::lock_guard lock(mu);
+          progress.update(done.load());
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    progress.finish();
+    if (failure) return *failure;
+    for (std::size_t i : todo) out.embedded += out.errors[i].empty();
+  }
+  out.x.rows = n;
+  out.x.cols = static_cast<std::size_t>(spec.embedding_dim);
+  out.x.data.resize(n * out.x.cols);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!out.errors[i].empty()) continue;
+    if (rows[i].size() != out.x.cols)
+      return make_error(paths[i], "embedding has " + std::to_string(rows[i].size()) +
+                                      " values, model " + spec.id + " gives " +
+                                      std::to_string(out.x.cols));
+    std::copy(rows[i].begin(), rows[i].end(), out.x.row(i));
+  }
+  return out;
+}
+
+}  // namespace homelens::tags

@@ -1,0 +1,75 @@
+// A trained tag head: the small versioned file (JSON) that turns one model's embedding into
+// class probabilities for one task, and the set of heads `index`, `tag` and the server apply.
+// A head records the model id whose embeddings it was trained on and refuses any other.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "homelens/core/result.h"
+#include "homelens/model/embedder.h"
+#include "homelens/store/records.h"
+#include "homelens/tags/dataset.h"
+#include "homelens/tags/logreg.h"
+
+namespace homelens::tags {
+
+inline constexpr const char* kHeadFormat = "homelens-tag-head";
+inline constexpr int kHeadVersion = 1;
+
+struct Head {
+  Task task = Task::kRoom;
+  std::string model_id;  // the embedding model the head was trained on
+  std::vector<std::string> classes;
+  Standardizer standardizer;
+  LinearModel model;
+  nlohmann::json training;  // how it was trained (options, CV figures), informational
+};
+
+// Class probabilities for one embedding. Errors (naming the head's task and models) when
+// `model_id` differs from the head's or the dimension does not match.
+Result<std::vector<double>> predict(const Head& head, std::span<const float> embedding,
+                                    const std::string& model_id);
+
+// Writes the head as JSON (floats round-trip exactly), creating parent folders.
+Status save_head(const Head& head, const std::string& path);
+// Reads a head; errors name the file and say what is wrong (format, version, shapes).
+Result<Head> load_head(const std::string& path);
+
+// Where the heads of `model_id` live under a heads root: ROOT/MODEL_ID/TASK.json.
+std::string head_path(const std::string& root, const std::string& model_id, Task task);
+// The heads root: $HOMELENS_HEADS, else the repository's heads/ folder.
+std::string default_heads_dir();
+
+// The heads one model's photos are tagged with. Any subset of the four tasks may be present.
+class HeadSet {
+ public:
+  // Loads the heads for model_id from ROOT/MODEL_ID/ (or ROOT itself when it holds head
+  // files directly). Errors when a head file is malformed or was trained for another model.
+  // A root without any head gives an empty set, not an error.
+  static Result<HeadSet> load(const std::string& root, const std::string& model_id);
+
+  bool empty() const { return heads_.empty(); }
+  // "front, room, style, stories" (those present).
+  std::string tasks() const;
+  const std::string& folder() const { return folder_; }
+  // Identifies the exact head files (model id + hash of their bytes), stored with tags so
+  // photos tagged by older heads can be found and re-tagged.
+  const std::string& id() const { return id_; }
+  const std::string& model_id() const { return model_id_; }
+  const Head* get(Task t) const;
+
+  // Fills tags from one embedding of model_id (errors as predict()).
+  Status tag(std::span<const float> embedding, const std::string& model_id,
+             store::Tags& tags) const;
+
+ private:
+  std::vector<Head> heads_;
+  std::string folder_, id_, model_id_;
+};
+
+}  // namespace homelens::tags
