@@ -30,6 +30,13 @@ using namespace homelens;
 
 namespace {
 
+// "L<n>", the synthetic listing ids (built without operator+, which trips GCC 12's -Wrestrict).
+std::string listing_name(int n) {
+  std::string s = std::to_string(n);
+  s.insert(s.begin(), 'L');
+  return s;
+}
+
 double rss_mb() {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)
@@ -55,7 +62,7 @@ void make_synthetic_db(const std::string& path, int listings, int per_listing, c
   store::WriteBatch batch;
   for (int l = 0; l < listings; ++l) {
     store::Listing li;
-    li.id = "L" + std::to_string(l);
+    li.id = listing_name(l);
     li.price = 100000 + 900000 * u(rng);
     li.beds = 1 + static_cast<int>(5 * u(rng));
     li.baths = 1 + static_cast<int>(3 * u(rng));
@@ -139,9 +146,9 @@ int main(int argc, char** argv) {
   std::uniform_int_distribution<int> pick(0, listings - 1);
   std::vector<double> server_ms, client_ms;
   for (int i = 0; i < requests; ++i) {
-    json req = {{"query", {{"listing_id", "L" + std::to_string(pick(rng))}}}, {"k", 1000}};
+    json req = {{"query", {{"listing_id", listing_name(pick(rng))}}}, {"k", 1000}};
     json ids = json::array();
-    for (int c = 0; c < 10000; ++c) ids.push_back("L" + std::to_string(pick(rng)));
+    for (int c = 0; c < 10000; ++c) ids.push_back(listing_name(pick(rng)));
     req["candidates"] = {{"listing_ids", ids}};
     const std::string body = req.dump();
     auto t0 = std::chrono::steady_clock::now();

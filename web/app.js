@@ -236,6 +236,7 @@ function renderGrid(data) {
   $('#result-total').textContent = count.format(total);
   $('#page-status').textContent = range;
   $('[data-testid="page-status-top"]').textContent = total ? `Showing ${range}` : '';
+  document.querySelector('.pager').hidden = total === 0;
   $('#page-prev').disabled = offset <= 0;
   $('#page-next').disabled = last >= total;
 }
@@ -247,23 +248,28 @@ function applyFilters(e) {
   if (problem) return showError(new Error(problem));
   state.filters = f;
   state.offset = 0;
-  loadListings();
+  loadListings().then(revealResults);
 }
 
 function resetFilters() {
   writeFiltersToForm({});
   state.filters = {};
   state.offset = 0;
-  loadListings();
+  loadListings().then(revealResults);
+}
+
+// Brings the results heading into view when it has scrolled under the sticky filter bar.
+function revealResults() {
+  const bar = document.querySelector('.results-bar');
+  const filters = $('#filters').getBoundingClientRect();
+  if (bar.getBoundingClientRect().top < filters.bottom) bar.scrollIntoView({ block: 'start' });
 }
 
 function page(delta) {
   const next = state.offset + delta * PAGE_SIZE;
   if (next < 0 || next >= state.total) return;
   state.offset = next;
-  loadListings().then(() => {
-    document.querySelector('.results-bar').scrollIntoView({ behavior: 'smooth', block: 'start' });
-  });
+  loadListings().then(revealResults);
 }
 
 // ---------- the "Homes like this" panel ----------
@@ -427,6 +433,11 @@ function renderResults(data) {
       'score = ', el('span', { class: 'dot seg-class', 'aria-hidden': 'true' }), `class × ${fmtWeight(w.class)} + `,
       el('span', { class: 'dot seg-tag', 'aria-hidden': 'true' }), `tags × ${fmtWeight(w.tag)} + `,
       el('span', { class: 'dot seg-visual', 'aria-hidden': 'true' }), `visual × ${fmtWeight(w.visual)}`));
+  const qt = data.query.tags ?? {};
+  if (qt.front == null && !qt.style && !qt.stories && (w.class || w.tag)) {
+    $('[data-testid="similar-meta"]').append(el('p', { class: 'note', 'data-testid': 'no-tags-note',
+      text: 'No photo tags in this index (the tag heads are not trained), so the class and tag parts are 0 and homes rank by how they look.' }));
+  }
   const list = $('[data-testid="similar-results"]');
   if (!n) {
     list.replaceChildren(el('li', { class: 'empty', text: 'No listings match the current filters. Clear some filters and try again.' }));

@@ -39,7 +39,8 @@ let baseUrl;
 let browser;
 let page;
 const serverLog = [];
-const pageErrors = [];
+const pageErrors = [];   // script errors and console errors other than failed requests
+const badResponses = []; // HTTP 4xx/5xx the page got
 
 function log(...a) { console.log('#', ...a); }
 
@@ -58,13 +59,14 @@ function startServer(db) {
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, ['serve', '--db', db, '--port', '0', '--web-dir', WEB_DIR, '--models-dir', MODELS],
       { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = child;  // stopped by after() whatever happens next
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s:\n${serverLog.join('')}`)), 60_000);
     child.stdout.on('data', (d) => {
       out += d;
       serverLog.push(String(d));
       const m = out.match(/on (http:\/\/127\.0\.0\.1:(\d+)\/)/);
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1] }); }
+      if (m) { clearTimeout(timer); resolve(m[1]); }
     });
     child.stderr.on('data', (d) => serverLog.push(String(d)));
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -74,6 +76,9 @@ function startServer(db) {
     });
   });
 }
+
+// Last resort if the runner exits without running after(): never leave a server behind.
+process.on('exit', () => { if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL'); });
 
 function stopServer() {
   if (!server || server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
@@ -164,14 +169,17 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
     assert.equal(idx.status, 0, `homelens index failed:\n${idx.stdout}\n${idx.stderr}`);
     log(`indexed ${photos} photos in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    ({ child: server, url: baseUrl } = await startServer(db));
+    baseUrl = await startServer(db);
     log('server', baseUrl);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, deviceScaleFactor: 1 });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
+    });
+    page.on('response', (r) => { if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`); });
   });
 
   after(async () => {
@@ -257,17 +265,22 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
   });
 
   it('queries by another photo of the listing', async () => {
-    const first = await page.getAttribute('[data-testid="similar-card"]', 'data-image-id');
-    await page.locator('[data-testid="query-photo-option"][aria-pressed="false"]').first().click();
-    await page.waitForFunction((prev) => {
-      const c = document.querySelector('[data-testid="similar-card"]');
-      return c && document.querySelector('[data-testid="similar-panel"]').getAttribute('aria-busy') === 'false' &&
-        document.querySelector('[data-testid="query-photo-option"][aria-pressed="true"]') && c.dataset.imageId !== prev;
-    }, first, { timeout: 15_000 }).catch(() => {});
+    const option = page.locator('[data-testid="query-photo-option"][aria-pressed="false"]').first();
+    const url = await option.locator('img').getAttribute('src');
+    await option.click();
+    await page.waitForFunction((u) => {
+      const q = document.querySelector('[data-testid="similar-query"] .query-photo');
+      return q && q.getAttribute('src') === u &&
+        document.querySelector('[data-testid="similar-panel"]').getAttribute('aria-busy') === 'false';
+    }, url);
     await waitForPanelResults();
+    const pressed = await page.locator('[data-testid="query-photo-option"][aria-pressed="true"] img').getAttribute('src');
+    assert.equal(pressed, url, 'the chosen photo is marked as the query');
     assertBreakdownsAddUp(await readSimilarCards());
     await page.click('[data-testid="similar-close"]');
     await page.waitForFunction(() => !document.querySelector('[data-testid="similar-panel"]').open);
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.testid), 'listing-photo',
+      'closing the panel gives focus back to the photo that opened it');
   });
 
   it('uploading a photo shows similar listings', async () => {
@@ -295,7 +308,8 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
     await page.waitForFunction(() => !document.querySelector('[data-testid="similar-panel"]').open);
   });
 
-  it('had no script errors', () => {
+  it('had no script errors and no failed requests but the bad upload', () => {
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(badResponses, ['415 POST /v1/recommend']);
   });
 });

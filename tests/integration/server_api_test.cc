@@ -649,7 +649,7 @@ TEST_F(ServerApi, DeletedImageIsGoneFromReadsAndFromEveryRecommendation) {
   check_results(r);
   for (const json& res : r.j["results"]) EXPECT_NE(res["image_id"], posted.j["image_id"]);
   Reply c = api.recommend({{"query", {{"listing_id", "1"}}},
-                           {"candidates", {{"image_ids", json::array({posted.j["image_id"]})}}}}});
+                           {"candidates", {{"image_ids", json::array({posted.j["image_id"]})}}}});
   EXPECT_TRUE(check_results(c).empty());
   // The listing keeps its other photo, which is now its title.
   Reply listing = api.get("/v1/listings/api-del-image");
@@ -722,7 +722,7 @@ TEST_F(ServerApi, WrongTypesAre400WithAJsonError) {
       {{"query", q}, {"filters", 5}},
       {{"query", q}, {"candidates", {{"listing_ids", "3"}}}},
       {{"query", q}, {"candidates", {{"listing_ids", json::array({json{{"id", "3"}}})}}}},
-      {{"query", q}, {"candidates", {{"image_ids", json::array({"12"})}}}}},
+      {{"query", q}, {"candidates", {{"image_ids", json::array({"12"})}}}},
       {{"query", q}, {"candidates", json::array()}},
       {{"query", q}, {"weights", {{"class", "high"}}}},
       {{"query", q}, {"weights", json::array({1, 2, 3})}},
@@ -736,7 +736,7 @@ TEST_F(ServerApi, WrongTypesAre400WithAJsonError) {
   };
   for (const json& b : bodies) expect_error(api.recommend(b), {400}, b.dump());
   const std::string img = "image_id=" + std::to_string(id(1, "frontal"));
-  for (const std::string& qs : {"k=ten", "price_min=cheap", "w_class=", "image_ids=1,x", "k=5x"})
+  for (const char* qs : {"k=ten", "price_min=cheap", "w_class=", "image_ids=1,x", "k=5x"})
     expect_error(api.post("/v1/recommend?" + img + "&" + qs, "", "application/json"), {400}, qs);
   expect_error(api.get("/v1/images/abc"), {400}, "non-numeric image id");
 }
@@ -744,7 +744,7 @@ TEST_F(ServerApi, WrongTypesAre400WithAJsonError) {
 TEST_F(ServerApi, NumbersTheScoreCannotCarryAre400NotBrokenJson) {
   Api api(port_);
   const std::string img = "image_id=" + std::to_string(id(1, "frontal"));
-  for (const std::string& qs : {"w_class=nan", "w_visual=inf", "w_tag=-inf", "price_min=nan"}) {
+  for (const char* qs : {"w_class=nan", "w_visual=inf", "w_tag=-inf", "price_min=nan"}) {
     Reply r = api.post("/v1/recommend?" + img + "&" + qs, "", "application/json");
     expect_error(r, {400}, qs);
   }
@@ -761,6 +761,27 @@ TEST_F(ServerApi, NumbersTheScoreCannotCarryAre400NotBrokenJson) {
     EXPECT_FALSE(c.j.is_discarded()) << c;
     EXPECT_TRUE(c.status == 200 || c.status == 400) << c;
   }
+}
+
+TEST_F(ServerApi, TextThatIsNotUtf8NeverBreaksAnAnswer) {
+  Api api(port_);
+  expect_error(api.get("/v1/listings/%FF%FE"), {404}, "GET listing with a non-UTF-8 id");
+  expect_error(api.del("/v1/listings/%FF%FE"), {404}, "DELETE listing with a non-UTF-8 id");
+  expect_error(api.post("/v1/recommend?listing_id=%C3%28", "", "application/json"), {404},
+               "recommend by a non-UTF-8 listing id");
+  Reply up = api.post_multipart("/v1/recommend", {{"image", photo(1, "frontal"), "caf\xE9.jpg",
+                                                   "image/jpeg"}});
+  EXPECT_EQ(up.status, 200) << up;
+  EXPECT_FALSE(up.j.is_discarded()) << "not JSON: " << up;
+  // A listing id that is not UTF-8 is refused, or else stored and listed as valid JSON.
+  Reply p = api.post("/v1/images?listing_id=bad%FF", photo(307, "frontal"), "image/jpeg");
+  if (p.status != 201) expect_error(p, {400}, "POST image with a non-UTF-8 listing id");
+  Reply all = api.get("/v1/listings?limit=200");
+  EXPECT_EQ(all.status, 200) << all;
+  EXPECT_FALSE(all.j.is_discarded()) << "the listings page is no longer JSON: " << all;
+  Reply rec = api.post("/v1/recommend?k=1000", photo(307, "frontal"), "image/jpeg");
+  EXPECT_EQ(rec.status, 200) << rec;
+  EXPECT_FALSE(rec.j.is_discarded()) << "recommend is no longer JSON: " << rec;
 }
 
 TEST_F(ServerApi, UnknownIdsAre404WithAJsonError) {
@@ -912,7 +933,9 @@ TEST_F(ServerApi, MetricsArePrometheusTextWithCountsLatencyAndIndexSize) {
   EXPECT_NE(r.body.find("homelens_http_requests_total{route=\"/v1/recommend\""), std::string::npos);
   EXPECT_NE(r.body.find("homelens_http_request_duration_seconds_bucket{"), std::string::npos);
   EXPECT_NE(r.body.find("status=\"400\""), std::string::npos);
-  const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+(\s+\d+)?$)");
+  EXPECT_EQ(r.body.find("status=\"-1\""), std::string::npos) << "a status httplib had not set yet";
+  const std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.eE+-]+$)");
   const std::regex meta(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]*( .*)?$)");
   std::istringstream lines(r.body);
   double index_images = -1, recommend_200 = 0;
@@ -977,10 +1000,12 @@ TEST_F(ServerApi, OpenApiDocumentListsExactlyTheRoutesTheServerAnswers) {
         EXPECT_TRUE(documents(item[method], s)) << method << " " << route << " answers " << s
                                                 << " but the document does not say so";
     }
-    for (const auto& [key, op] : item.items())
-      if (kMethods.count(key))
+    for (const auto& [key, op] : item.items()) {
+      if (kMethods.count(key)) {
         EXPECT_TRUE(methods.count(key)) << "the document has " << key << " " << route
                                         << " but the server has no such route";
+      }
+    }
   }
   const json& rec = doc["/v1/recommend"].second["post"];
   ASSERT_TRUE(rec.contains("requestBody")) << "recommend takes a body";

@@ -355,8 +355,9 @@ TEST_F(ServerLoad, RecommendAndIndexTogetherFor30sGiveNoErrorsAndLeaveAConsisten
     EXPECT_TRUE(q && q->status == 200) << "added image " << id << " is not queryable: " << describe(q);
     auto l = c.Get("/v1/listings/" + listing);
     ASSERT_TRUE(l && l->status == 200) << describe(l);
+    const json page = json::parse(l->body);
     bool listed = false;
-    for (const json& im : json::parse(l->body)["images"]) listed |= im["image_id"] == id;
+    for (const json& im : page["images"]) listed |= im["image_id"] == id;
     EXPECT_TRUE(listed) << "image " << id << " is not among listing " << listing << "'s photos";
   }
   for (std::int64_t id : added.deleted) {
@@ -374,6 +375,9 @@ TEST_F(ServerLoad, RecommendAndIndexTogetherFor30sGiveNoErrorsAndLeaveAConsisten
     if (p["listings"].size() < 200) break;
   }
   EXPECT_EQ(photos, stats->images);
+
+  std::cout << "[load] table checked in "
+            << std::chrono::duration<double>(Clock::now() - t0).count() - secs << " s\n";
 
   // A server started afresh on the table sees the same index.
   server->stop();

@@ -7,6 +7,7 @@
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
 #include "homelens/store/store.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::cli {
 
@@ -25,6 +26,8 @@ struct IndexArgs {
   std::size_t max_bytes = 64u << 20;
   std::uint64_t max_pixels = 100'000'000;
   bool json = false, quiet = false, strict = false;
+  std::string heads_dir;  // empty: the default heads, when they exist for the model
+  bool no_heads = false;
 };
 
 int run_index(const IndexArgs& a) {
@@ -55,7 +58,40 @@ int run_index(const IndexArgs& a) {
     std::cerr << "error: " << store.message() << "\n";
     return 1;
   }
+  // Tag heads: explicit ones must exist; the default ones are used when present.
+  std::shared_ptr<const tags::HeadSet> heads;
+  std::size_t retagged = 0;
+  if (!a.no_heads) {
+    const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
+    auto loaded = tags::load_heads_for(root, *spec);
+    if (!loaded) {
+      std::cerr << "error: " << loaded.message() << "\n";
+      return 1;
+    }
+    if ((*loaded)->empty() && !a.heads_dir.empty()) {
+      std::cerr << "error: " << root << ": no tag heads for model " << spec->id << "\n";
+      return 1;
+    }
+    if (!(*loaded)->empty()) {
+      heads = *loaded;
+      if (!a.json && !a.quiet)
+        std::cerr << "tagging with heads (" << heads->tasks() << ") from " << heads->folder()
+                  << "\n";
+      // Photos embedded before these heads existed (or under other heads) get tagged from their
+      // stored embeddings; no decoding needed.
+      auto n = tags::retag_stored(**store, *heads);
+      if (!n) {
+        std::cerr << "error: " << n.message() << "\n";
+        return 1;
+      }
+      retagged = *n;
+    } else if (!a.json && !a.quiet) {
+      std::cerr << "no tag heads for " << spec->id << " in " << root
+                << ": photos are not tagged (see homelens train)\n";
+    }
+  }
   ingest::PipelineOptions opt;
+  if (heads) opt.tagger = tags::make_tagger(heads);
   opt.workers = a.workers;
   opt.threads_per_worker = a.threads;
   opt.batch_size = a.batch;
@@ -76,7 +112,9 @@ int run_index(const IndexArgs& a) {
     nlohmann::json j = {{"total", s.total}, {"indexed", s.indexed}, {"reused", s.reused},
                         {"already_present", s.already_present}, {"failed", s.failed},
                         {"seconds", s.seconds}, {"interrupted", s.interrupted},
-                        {"model", spec->id}, {"db", a.common.db}};
+                        {"model", spec->id}, {"db", a.common.db},
+                        {"heads", heads ? nlohmann::json(heads->id()) : nlohmann::json(nullptr)},
+                        {"retagged", retagged}};
     j["failures"] = nlohmann::json::array();
     for (const auto& f : s.failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
     j["skipped_rows"] = nlohmann::json::array();
@@ -90,6 +128,7 @@ int run_index(const IndexArgs& a) {
               << " indexed, " << s.reused << " reused (same bytes already embedded), "
               << s.already_present << " already present, " << s.failed << " failed";
     if (!src->problems.empty()) std::cout << "; " << src->problems.size() << " manifest rows skipped";
+    if (retagged) std::cout << "; " << retagged << " stored photos tagged";
     std::printf(" (%.1f s, %.1f photos/s)\n", s.seconds, rate);
   }
   if (s.interrupted) return 130;
@@ -121,6 +160,10 @@ void add_index_command(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Index only the first N photos of the source");
   cmd->add_option("--max-bytes", a->max_bytes, "Refuse photo files larger than this")->capture_default_str();
   cmd->add_option("--max-pixels", a->max_pixels, "Refuse photos with more pixels than this")->capture_default_str();
+  cmd->add_option("--heads", a->heads_dir,
+                  "Tag photos with the heads in DIR (DIR/MODEL_ID/TASK.json or head files); "
+                  "default: $HOMELENS_HEADS or the repository's heads/, when they exist");
+  cmd->add_flag("--no-heads", a->no_heads, "Do not tag photos, even with the default heads");
   cmd->add_flag("--json", a->json, "Print the summary as one JSON object on stdout");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->add_flag("--strict", a->strict, "Exit with status 2 when any photo or manifest row failed");

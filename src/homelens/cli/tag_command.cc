@@ -1,4 +1,152 @@
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "homelens/cli/commands.h"
+#include "homelens/ingest/source.h"
+#include "homelens/tags/features.h"
+#include "homelens/tags/head.h"
+
 namespace homelens::cli {
-void add_tag_command(CLI::App&) {}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TagArgs {
+  CommonOptions common;
+  std::string image, manifest, base_dir, heads_dir;
+  std::vector<std::string> columns;
+  bool json = false;
+  int workers = 0;
+};
+
+nlohmann::json probs_json(const std::map<std::string, float>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
 }
+
+int run_tag(const TagArgs& a) {
+  const std::string models_dir =
+      a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
+  auto spec = model::find_model_spec(a.common.model, models_dir);
+  if (!spec) {
+    std::cerr << "error: " << spec.message() << "\n";
+    return 1;
+  }
+  const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
+  auto heads = tags::HeadSet::load(root, spec->id);
+  if (!heads) {
+    std::cerr << "error: " << heads.message() << "\n";
+    return 1;
+  }
+  if (heads->empty()) {
+    std::cerr << "error: no heads for model " << spec->id << " in " << root
+              << " (train them with `homelens train`, or see scripts/setup)\n";
+    return 1;
+  }
+  std::vector<std::string> paths, sources;
+  if (!a.image.empty()) {
+    paths.push_back(a.image);
+    sources.push_back(a.image);
+  } else {
+    ingest::ManifestColumns cols;
+    if (auto st = ingest::apply_column_mapping(a.columns, cols); !st) {
+      std::cerr << "error: " << st.message() << "\n";
+      return 1;
+    }
+    auto src = ingest::read_manifest(a.manifest, cols, a.base_dir);
+    if (!src) {
+      std::cerr << "error: " << src.message() << "\n";
+      return 1;
+    }
+    for (const auto& p : src->problems)
+      std::cerr << "skipped " << p.where << ": " << p.reason << "\n";
+    for (const auto& it : src->items) {
+      paths.push_back(it.path);
+      sources.push_back(it.source);
+    }
+  }
+  tags::FeatureOptions fo;
+  std::error_code ec;
+  if (fs::exists(a.common.db, ec)) fo.db = a.common.db;
+  fo.workers = a.workers;
+  fo.keep_going = true;
+  auto feats = tags::embed_paths(paths, *spec, fo);
+  if (!feats) {
+    std::cerr << "error: " << feats.message() << "\n";
+    return 1;
+  }
+  int failed = 0;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (!feats->errors[i].empty()) {
+      std::cerr << "failed " << feats->errors[i] << "\n";
+      ++failed;
+      continue;
+    }
+    store::Tags t;
+    std::vector<float> emb(feats->x.row(i), feats->x.row(i) + feats->x.cols);
+    if (auto st = heads->tag(emb, spec->id, t); !st) {
+      std::cerr << "error: " << st.message() << "\n";
+      return 1;
+    }
+    if (a.json) {
+      nlohmann::json j = {{"path", sources[i]}};
+      j["front"] = t.front ? nlohmann::json(*t.front) : nlohmann::json(nullptr);
+      j["room"] = t.room.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.room);
+      j["style"] = t.style.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.style);
+      j["style_probs"] = probs_json(t.style_probs);
+      j["stories"] = t.stories.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.stories);
+      j["stories_probs"] = probs_json(t.stories_probs);
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << sources[i] << ":";
+      char buf[64];
+      if (t.front) {
+        std::snprintf(buf, sizeof buf, " front %.2f", *t.front);
+        std::cout << buf;
+      }
+      if (!t.room.empty()) std::cout << "  room " << t.room;
+      if (!t.style.empty()) {
+        std::snprintf(buf, sizeof buf, " (%.2f)", t.style_probs[t.style]);
+        std::cout << "  style " << t.style << buf;
+      }
+      if (!t.stories.empty()) {
+        std::snprintf(buf, sizeof buf, " (%.2f)", t.stories_probs[t.stories]);
+        std::cout << "  stories " << t.stories << buf;
+      }
+      std::cout << "\n";
+    }
+  }
+  return failed ? 2 : 0;
+}
+
+}  // namespace
+
+void add_tag_command(CLI::App& app) {
+  auto a = std::make_shared<TagArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "tag", "Print the tags (front probability, room, style, stories) the heads give photos");
+  add_common_options(*cmd, a->common);
+  cmd->get_option("--db")->description(
+      "Index used as an embedding cache when it exists (other photos are embedded)");
+  auto* src = cmd->add_option_group("source", "What to tag");
+  src->add_option("--image", a->image, "One photo file");
+  src->add_option("--manifest", a->manifest, "CSV manifest with a path column (docs/manifest.md)");
+  src->require_option(1);
+  cmd->add_option("--col", a->columns, "Manifest column mapping, e.g. path=COLUMN (repeatable)");
+  cmd->add_option("--base-dir", a->base_dir,
+                  "Folder relative manifest paths start from (default: the manifest's)");
+  cmd->add_option("--heads", a->heads_dir,
+                  "Heads root (DIR/MODEL_ID/TASK.json) or a folder of head files (default: "
+                  "$HOMELENS_HEADS or the repository's heads/)");
+  cmd->add_option("--workers", a->workers, "Parallel embedding workers (default: one per core)");
+  cmd->add_flag("--json", a->json,
+                "One JSON object a line: path, front, room, style, style_probs, stories, "
+                "stories_probs");
+  cmd->callback([a] { exit_code() = run_tag(*a); });
+}
+
+}  // namespace homelens::cli

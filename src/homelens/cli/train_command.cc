@@ -3,7 +3,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
@@ -25,7 +24,8 @@ struct TrainArgs {
   tags::TrainOptions train;
   std::vector<double> l2;
   std::string heads_dir, report_dir;
-  bool no_class_weights = false, no_standardize = false, no_save = false, json = false, quiet = false;
+  bool no_class_weights = false, no_standardize = false, no_save = false, json = false,
+       quiet = false;
   int workers = 0;
 };
 
@@ -82,9 +82,12 @@ int run_train(TrainArgs a) {
               << (fo.db.empty() ? "(no cache)" : fo.db) << ", " << feats->embedded
               << " embedded now with " << spec->id << " (" << embed_s << " s)\n";
 
-  nlohmann::json out = {{"model", spec->id}, {"photos", paths.size()},
-                        {"from_cache", feats->from_cache}, {"embedded", feats->embedded},
-                        {"embedding_seconds", embed_s}, {"tasks", nlohmann::json::array()}};
+  nlohmann::json out = {{"model", spec->id},
+                        {"photos", paths.size()},
+                        {"from_cache", feats->from_cache},
+                        {"embedded", feats->embedded},
+                        {"embedding_seconds", embed_s},
+                        {"tasks", nlohmann::json::array()}};
   const std::string report_dir =
       a.report_dir.empty() ? (fs::path(heads_root) / spec->id).string() : a.report_dir;
   for (auto& s : sets) {
@@ -145,8 +148,9 @@ int run_train(TrainArgs a) {
 void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "Train the tag heads (front, room, style, stories) on labeled photos, with a "
-               "cross-validated report");
+      "train",
+      "Train the tag heads (front, room, style, stories) on labeled photos, with a "
+      "cross-validated report");
   add_common_options(*cmd, a->common);
   cmd->get_option("--db")->description(
       "Index used as an embedding cache when it exists (photos not in it are embedded)");
@@ -155,9 +159,10 @@ void add_train_command(CLI::App& app) {
                   "Houses manifest (path, house_id, room_type), e.g. "
                   "../shared/data/houses_dataset/manifest.csv")
       ->required();
-  cmd->add_option("--labels", a->data.labels,
-                  "Hand labels (house_id, style, stories, is_front, *_conf), e.g. "
-                  "../shared/data/houses_dataset/labels_train.csv; needed by front, style, stories");
+  cmd->add_option(
+      "--labels", a->data.labels,
+      "Hand labels (house_id, style, stories, is_front, *_conf), e.g. "
+      "../shared/data/houses_dataset/labels_train.csv; needed by front, style, stories");
   cmd->add_option("--heads", a->heads_dir,
                   "Heads root: heads go to DIR/MODEL_ID/TASK.json (default: $HOMELENS_HEADS or "
                   "the repository's heads/)");
@@ -169,8 +174,9 @@ void add_train_command(CLI::App& app) {
                   "Folds choosing the L2 penalty inside each training split")
       ->capture_default_str();
   cmd->add_option("--seed", a->train.seed, "Seed of the fold assignment")->capture_default_str();
-  cmd->add_option("--l2", a->l2, "L2 penalties to choose from by CV (repeatable; default "
-                                 "1e-3 3e-3 1e-2 3e-2 0.1 0.3 1)");
+  cmd->add_option("--l2", a->l2,
+                  "L2 penalties to choose from by CV (repeatable; default "
+                  "0.003 0.01 0.03 0.1 0.3 1 3 10 30)");
   cmd->add_flag("--no-class-weights", a->no_class_weights,
                 "Do not weight classes to equal total weight");
   cmd->add_flag("--no-standardize", a->no_standardize,

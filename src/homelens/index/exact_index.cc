@@ -61,26 +61,41 @@ Status ExactIndex::add(std::int64_t id, std::span<const float> vector) {
     std::copy(vector.begin(), vector.end(), data_.begin() + it->second * dim_);
     return {};
   }
-  row_of_[id] = ids_.size();
-  ids_.push_back(id);
-  data_.insert(data_.end(), vector.begin(), vector.end());
+  std::uint32_t row;
+  if (!free_.empty()) {
+    row = free_.back();
+    free_.pop_back();
+    std::copy(vector.begin(), vector.end(), data_.begin() + row * dim_);
+    ids_[row] = id;
+  } else {
+    row = static_cast<std::uint32_t>(ids_.size());
+    ids_.push_back(id);
+    data_.insert(data_.end(), vector.begin(), vector.end());
+  }
+  row_of_[id] = row;
   return {};
 }
 
 bool ExactIndex::remove(std::int64_t id) {
   auto it = row_of_.find(id);
   if (it == row_of_.end()) return false;
-  const std::size_t row = it->second, last = ids_.size() - 1;
-  if (row != last) {  // move the last row into the hole
-    std::copy(data_.begin() + last * dim_, data_.begin() + (last + 1) * dim_,
-              data_.begin() + row * dim_);
-    ids_[row] = ids_[last];
-    row_of_[ids_[row]] = row;
-  }
-  ids_.pop_back();
-  data_.resize(ids_.size() * dim_);
-  row_of_.erase(id);
+  const std::uint32_t row = it->second;
+  ids_[row] = kFree;
+  std::fill(data_.begin() + row * dim_, data_.begin() + (row + 1) * dim_, 0.0f);
+  free_.push_back(row);
+  row_of_.erase(it);
   return true;
+}
+
+std::optional<std::uint32_t> ExactIndex::row_of(std::int64_t id) const {
+  auto it = row_of_.find(id);
+  if (it == row_of_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ExactIndex::dot_rows(std::span<const float> query, std::span<const std::uint32_t> rows,
+                          float* out) const {
+  index::dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), out);
 }
 
 std::span<const float> ExactIndex::vector(std::int64_t id) const {
@@ -104,6 +119,7 @@ std::vector<Hit> ExactIndex::search(std::span<const float> query, std::size_t k,
       const float s = scores[r];
       if (top.full() && s < top.threshold()) continue;
       const std::int64_t id = ids_[start + r];
+      if (id == kFree) continue;
       if (accept && !accept(id)) continue;
       top.push({id, s});
     }
@@ -126,7 +142,7 @@ std::vector<Hit> ExactIndex::search_among(std::span<const float> query,
     rows.push_back(static_cast<std::uint32_t>(it->second));
   }
   std::vector<float> scores(rows.size());
-  dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), scores.data());
+  index::dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), scores.data());
   for (std::size_t j = 0; j < rows.size(); ++j) {
     const float s = scores[j];
     if (top.full() && s < top.threshold()) continue;
@@ -154,7 +170,7 @@ Status ExactIndex::scores(std::span<const float> query, std::span<const std::int
     where.push_back(j);
   }
   std::vector<float> s(rows.size());
-  dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), s.data());
+  index::dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), s.data());
   for (std::size_t j = 0; j < rows.size(); ++j) out[where[j]] = s[j];
   return {};
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <algorithm>
+#include <climits>
+#include <optional>
 #include <unordered_map>
 
 #include "homelens/index/vector_index.h"
@@ -13,7 +15,7 @@ class ExactIndex final : public VectorIndex {
  public:
   explicit ExactIndex(std::size_t dim) : dim_(dim) {}
   std::size_t dim() const override { return dim_; }
-  std::size_t size() const override { return ids_.size(); }
+  std::size_t size() const override { return row_of_.size(); }
   Status add(std::int64_t id, std::span<const float> vector) override;
   bool remove(std::int64_t id) override;
   std::vector<Hit> search(std::span<const float> query, std::size_t k,
@@ -28,11 +30,21 @@ class ExactIndex final : public VectorIndex {
   // The stored vector of id, or an empty span.
   std::span<const float> vector(std::int64_t id) const;
 
+  // Rows are stable: an id keeps its row until removed, and a freed row is reused
+  // by a later add. Callers may cache rows to skip the id lookup on hot paths.
+  std::optional<std::uint32_t> row_of(std::int64_t id) const;
+  std::size_t row_capacity() const { return ids_.size(); }
+  // out[j] = inner product of query with row rows[j]; the query must have dim() values.
+  void dot_rows(std::span<const float> query, std::span<const std::uint32_t> rows,
+                float* out) const;
+
  private:
   std::size_t dim_;
-  std::vector<float> data_;  // size() x dim_, row-major
-  std::vector<std::int64_t> ids_;
-  std::unordered_map<std::int64_t, std::size_t> row_of_;
+  std::vector<float> data_;          // row_capacity() x dim_, row-major
+  std::vector<std::int64_t> ids_;    // row -> id, kFree for a freed row
+  std::vector<std::uint32_t> free_;  // freed rows, reused first
+  std::unordered_map<std::int64_t, std::uint32_t> row_of_;
+  static constexpr std::int64_t kFree = INT64_MIN;
 };
 
 // Keeps the k best hits seen so far; ties broken by smaller id so results are deterministic.

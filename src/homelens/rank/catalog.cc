@@ -5,15 +5,16 @@
 namespace homelens::rank {
 
 Result<Catalog> Catalog::load(store::Store& store, const std::string& model_id) {
-  std::vector<store::ImageWithPhoto> rows;
-  auto st = store.scan(model_id, [&](const store::ImageWithPhoto& row) { rows.push_back(row); });
+  Catalog cat(0);
+  auto st = store.scan_listings([&](const store::Listing& l) { cat.put_listing(l); });
   if (!st) return st.error();
-  Catalog cat(rows.empty() ? 0 : rows.front().photo.embedding.size());
-  st = store.scan_listings([&](const store::Listing& l) { cat.put_listing(l); });
+  std::optional<Error> err;
+  st = store.scan(model_id, [&](const store::ImageWithPhoto& row) {
+    if (err) return;
+    if (auto s = cat.put(row.image, row.photo); !s) err = s.error();
+  });
   if (!st) return st.error();
-  cat.index_.reserve(rows.size());
-  for (const auto& row : rows)
-    if (auto s = cat.put(row.image, row.photo); !s) return s.error();
+  if (err) return *err;
   return cat;
 }
 
@@ -38,16 +39,20 @@ void Catalog::relink(CatalogListing& l) {
       l.title_image = id;
       break;
     }
+  l.title = l.title_image >= 0 ? &entries_.at(l.title_image) : nullptr;
+  for (std::int64_t id : l.image_ids) entries_.at(id).listing = &l;
 }
 
 Status Catalog::put(const store::Image& image, const store::Photo& photo) {
   if (index_.dim() == 0 && index_.size() == 0) index_ = index::ExactIndex(photo.embedding.size());
   if (auto st = index_.add(image.id, photo.embedding); !st) return st;
   if (auto old = entries_.find(image.id); old != entries_.end() && old->second.image.listing_id != image.listing_id) {
-    auto& ids = listings_[old->second.image.listing_id].image_ids;
-    ids.erase(std::remove(ids.begin(), ids.end(), image.id), ids.end());
+    CatalogListing& prev = listings_[old->second.image.listing_id];
+    prev.image_ids.erase(std::remove(prev.image_ids.begin(), prev.image_ids.end(), image.id),
+                         prev.image_ids.end());
+    relink(prev);
   }
-  entries_[image.id] = CatalogEntry{image, photo.sha256, photo.tags};
+  entries_[image.id] = CatalogEntry{image, photo.sha256, photo.tags, *index_.row_of(image.id), nullptr};
   CatalogListing& l = listings_[image.listing_id];
   if (l.listing.id.empty()) l.listing.id = image.listing_id;
   if (std::find(l.image_ids.begin(), l.image_ids.end(), image.id) == l.image_ids.end())

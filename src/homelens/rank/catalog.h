@@ -13,16 +13,21 @@
 
 namespace homelens::rank {
 
+struct CatalogListing;
+
 struct CatalogEntry {
   store::Image image;
   std::string sha256;
   store::Tags tags;
+  std::uint32_t row = 0;                   // its row in index(): stable while it exists
+  const CatalogListing* listing = nullptr; // its listing, so hot paths skip a lookup
 };
 
 struct CatalogListing {
   store::Listing listing;
   std::vector<std::int64_t> image_ids;  // by photo order
   std::int64_t title_image = -1;        // -1 when the listing has no photo
+  const CatalogEntry* title = nullptr;  // the title image's entry
 };
 
 class Catalog {
@@ -34,6 +39,7 @@ class Catalog {
   const index::ExactIndex& index() const { return index_; }
   const CatalogEntry* find(std::int64_t image_id) const;
   const CatalogListing* listing(const std::string& id) const;
+  const std::unordered_map<std::int64_t, CatalogEntry>& entries() const { return entries_; }
   const std::unordered_map<std::string, CatalogListing>& listings() const { return listings_; }
   std::size_t size() const { return entries_.size(); }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <unordered_map>
 
 namespace homelens::rank {
@@ -55,60 +56,79 @@ float final_score(const Breakdown& b, const Weights& w) {
 
 RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   RecommendResult out;
-  // 1. The candidate photos.
-  std::vector<std::int64_t> ids;
+  const index::ExactIndex& index = catalog.index();
+  if (req.k == 0 || req.query.vector.size() != index.dim()) return out;
+  // 1. The candidate photos, each once. Entries carry their row and listing, so
+  // gathering thousands of candidates costs one hash lookup each, not four.
+  std::vector<const CatalogEntry*> cands;
+  std::vector<bool> seen(index.row_capacity(), false);
+  auto listing_ok = [&](const CatalogListing* l) {
+    if (!l) return req.filters.empty();
+    if (!req.query.listing_id.empty() && l->listing.id == req.query.listing_id) return false;
+    return req.filters.empty() || req.filters.matches(l->listing);
+  };
+  auto add_entry = [&](const CatalogEntry* e) {
+    if (!e || seen[e->row]) return;
+    if (req.query.image_id && *req.query.image_id == e->image.id) return;
+    seen[e->row] = true;
+    cands.push_back(e);
+  };
   auto add_listing = [&](const CatalogListing& l) {
-    if (l.listing.id == req.query.listing_id && !req.query.listing_id.empty()) return;
-    if (!req.filters.empty() && !req.filters.matches(l.listing)) return;
-    if (req.all_photos) ids.insert(ids.end(), l.image_ids.begin(), l.image_ids.end());
-    else if (l.title_image >= 0) ids.push_back(l.title_image);
+    if (!listing_ok(&l)) return;
+    if (!req.all_photos) return add_entry(l.title);
+    for (std::int64_t id : l.image_ids) add_entry(catalog.find(id));
   };
   if (!req.image_ids.empty() || !req.listing_ids.empty()) {
+    cands.reserve(req.image_ids.size() + req.listing_ids.size());
     for (std::int64_t id : req.image_ids) {
       const CatalogEntry* e = catalog.find(id);
-      if (!e || (req.query.image_id && *req.query.image_id == id)) continue;
-      if (!req.query.listing_id.empty() && e->image.listing_id == req.query.listing_id) continue;
-      const CatalogListing* l = catalog.listing(e->image.listing_id);
-      if (!req.filters.empty() && (!l || !req.filters.matches(l->listing))) continue;
-      ids.push_back(id);
+      if (e && listing_ok(e->listing)) add_entry(e);
     }
     for (const std::string& lid : req.listing_ids)
       if (const CatalogListing* l = catalog.listing(lid)) add_listing(*l);
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   } else {
-    ids.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
+    cands.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
     for (const auto& [lid, l] : catalog.listings()) add_listing(l);
   }
-  out.candidates = ids.size();
-  if (ids.empty() || req.k == 0) return out;
+  out.candidates = cands.size();
+  if (cands.empty()) return out;
 
-  // 2. Cosines in one gather scan, then the cheap per-candidate parts.
-  std::vector<float> cos;
-  if (!catalog.index().scores(req.query.vector, ids, cos)) return out;
+  // 2. Cosines in one gather scan, then the cheap per-candidate parts. The scan
+  // is memory-bound; a large one is split over two threads, which together pull
+  // more bandwidth than one.
+  std::vector<std::uint32_t> rows(cands.size());
+  for (std::size_t j = 0; j < cands.size(); ++j) rows[j] = cands[j]->row;
+  std::vector<float> cos(cands.size());
+  constexpr std::size_t kSplitAt = 4096;
+  if (rows.size() >= kSplitAt && std::thread::hardware_concurrency() > 1) {
+    const std::size_t half = rows.size() / 2;
+    std::thread helper([&] {
+      index.dot_rows(req.query.vector, std::span(rows).subspan(half), cos.data() + half);
+    });
+    index.dot_rows(req.query.vector, std::span(rows).first(half), cos.data());
+    helper.join();
+  } else {
+    index.dot_rows(req.query.vector, rows, cos.data());
+  }
   struct Scored {
-    std::int64_t id;
-    const std::string* listing;
+    const CatalogEntry* e;
     float score;
     Breakdown b;
   };
-  std::vector<Scored> scored;
-  scored.reserve(ids.size());
-  for (std::size_t j = 0; j < ids.size(); ++j) {
-    if (std::isnan(cos[j])) continue;
-    const CatalogEntry* e = catalog.find(ids[j]);
-    Breakdown b = score_parts(req.query.tags, e->tags, cos[j], req.scoring);
-    scored.push_back({ids[j], &e->image.listing_id, final_score(b, req.scoring.weights), b});
+  std::vector<Scored> scored(cands.size());
+  for (std::size_t j = 0; j < cands.size(); ++j) {
+    Breakdown b = score_parts(req.query.tags, cands[j]->tags, cos[j], req.scoring);
+    scored[j] = {cands[j], final_score(b, req.scoring.weights), b};
   }
   auto better = [](const Scored& a, const Scored& b) {
-    return a.score != b.score ? a.score > b.score : a.id < b.id;
+    return a.score != b.score ? a.score > b.score : a.e->image.id < b.e->image.id;
   };
   // 3. One result per listing: its best photo.
   if (req.all_photos) {
-    std::unordered_map<std::string_view, std::size_t> best;
+    std::unordered_map<const void*, std::size_t> best;
     std::vector<Scored> per_listing;
     for (const Scored& s : scored) {
-      auto [it, inserted] = best.emplace(*s.listing, per_listing.size());
+      auto [it, inserted] = best.emplace(s.e->listing, per_listing.size());
       if (inserted) per_listing.push_back(s);
       else if (better(s, per_listing[it->second])) per_listing[it->second] = s;
     }
@@ -118,7 +138,8 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(), better);
   out.results.reserve(k);
   for (std::size_t i = 0; i < k; ++i)
-    out.results.push_back({*scored[i].listing, scored[i].id, scored[i].score, scored[i].b});
+    out.results.push_back({scored[i].e->image.listing_id, scored[i].e->image.id, scored[i].score,
+                           scored[i].b, scored[i].e});
   return out;
 }
 

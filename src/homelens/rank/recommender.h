@@ -65,6 +65,7 @@ struct Recommendation {
   std::int64_t image_id = 0;
   float score = 0;
   Breakdown breakdown;
+  const CatalogEntry* entry = nullptr;  // valid while the catalogue is unchanged
 };
 
 struct RecommendResult {

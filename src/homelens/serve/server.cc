@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <shared_mutex>
@@ -32,9 +33,21 @@ struct ApiError {
   std::string message;
 };
 
+// Serializes j; bytes that are not UTF-8 (ids, file names) become U+FFFD instead of throwing.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+bool is_utf8(const std::string& s) {
+  try {
+    json(s).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump(),
+  res.set_content(dump(json{{"error", {{"code", e.code}, {"message", e.message}}}}),
                   "application/json");
 }
 
@@ -63,6 +76,11 @@ std::string image_url(std::int64_t id) { return "/v1/images/" + std::to_string(i
 
 // Appends a JSON string literal (escaped) to out: the hot path builds results by hand.
 void append_json_string(std::string& out, std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out += dump(json(std::string(s)));
+      return;
+    }
   out += '"';
   for (char c : s) {
     switch (c) {
@@ -119,10 +137,20 @@ std::optional<double> opt_double(const json& j, const char* key, const std::stri
   return j[key].get<double>();
 }
 
+// An image id from JSON: a whole number (query strings arrive as doubles).
+std::int64_t json_id(const json& v, const std::string& what) {
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d == std::floor(d) && std::abs(d) < 9e15) return static_cast<std::int64_t>(d);
+  }
+  throw ApiError(bad_request(what + " must be an integer"));
+}
+
 double parse_double_param(const std::string& v, const std::string& name) {
   double d = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-  if (ec != std::errc() || p != v.data() + v.size())
+  if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d))
     throw ApiError(bad_request("query parameter " + name + " must be a number, got \"" + v + "\""));
   return d;
 }
@@ -163,7 +191,13 @@ struct Server::Impl {
     return [this, name, fn](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
       try {
+        // httplib enforces the limit only on bodies with a Content-Length; chunked ones get here.
+        std::size_t body_bytes = req.body.size();
+        for (const auto& [field, file] : req.files) body_bytes += file.content.size();
+        if (body_bytes > cfg.max_body_bytes)
+          throw ApiError{413, "payload_too_large", "the request body is over the size limit"};
         fn(req, res);
+        if (res.status == -1) res.status = 200;  // httplib sets it only after we return
       } catch (const ApiError& e) {
         send_error(res, e);
       } catch (const std::exception& e) {
@@ -286,8 +320,7 @@ struct Server::Impl {
       if (c.contains("image_ids")) {
         if (!c["image_ids"].is_array()) throw ApiError(bad_request("candidates.image_ids must be an array"));
         for (const auto& v : c["image_ids"]) {
-          if (!v.is_number()) throw ApiError(bad_request("candidates.image_ids must hold integers"));
-          r.image_ids.push_back(static_cast<std::int64_t>(v.get<double>()));
+          r.image_ids.push_back(json_id(v, "candidates.image_ids"));
         }
       }
       if (r.listing_ids.size() + r.image_ids.size() > cfg.max_candidates)
@@ -310,6 +343,8 @@ struct Server::Impl {
       if (auto v = opt_double(w, "class", "weights")) r.scoring.weights.cls = *v;
       if (auto v = opt_double(w, "tag", "weights")) r.scoring.weights.tag = *v;
       if (auto v = opt_double(w, "visual", "weights")) r.scoring.weights.visual = *v;
+      for (double v : {r.scoring.weights.cls, r.scoring.weights.tag, r.scoring.weights.visual})
+        if (!(std::abs(v) <= 1e6)) throw ApiError(bad_request("weights must be from -1e6 to 1e6"));
     }
     if (j.contains("tags")) {
       if (!j["tags"].is_array()) throw ApiError(bad_request("tags must be an array of tag names"));
@@ -352,8 +387,7 @@ struct Server::Impl {
       if (!q.is_object()) throw ApiError(bad_request("query must be an object"));
       std::int64_t image_id = -1;
       if (q.contains("image_id")) {
-        if (!q["image_id"].is_number()) throw ApiError(bad_request("query.image_id must be an integer"));
-        image_id = static_cast<std::int64_t>(q["image_id"].get<double>());
+        image_id = json_id(q["image_id"], "query.image_id");
         if (!catalog.find(image_id)) throw ApiError(not_found("no image with id " + std::to_string(image_id)));
       } else if (q.contains("listing_id")) {
         const std::string lid = q["listing_id"].is_string() ? q["listing_id"].get<std::string>()
@@ -377,12 +411,12 @@ struct Server::Impl {
     query_j["tags"] = tags_json(r.query.tags);
     rank::RecommendResult result = rank::recommend(catalog, r);
 
-    std::string body = "{\"query\":" + query_j.dump() + ",\"results\":[";
+    std::string body = "{\"query\":" + dump(query_j) + ",\"results\":[";
     body.reserve(body.size() + result.results.size() * 320);
     int rank = 0;
     for (const auto& rec : result.results) {
-      const rank::CatalogEntry* e = catalog.find(rec.image_id);
-      const rank::CatalogListing* l = catalog.listing(rec.listing_id);
+      const rank::CatalogEntry* e = rec.entry;
+      const rank::CatalogListing* l = e->listing;
       if (rank) body += ',';
       body += "{\"rank\":";
       append_number(body, ++rank);
@@ -476,7 +510,7 @@ struct Server::Impl {
     json out = {{"total", all.size()}, {"offset", offset}, {"limit", limit}, {"listings", json::array()}};
     for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i)
       out["listings"].push_back(listing_json(*all[i], false));
-    res.set_content(out.dump(), "application/json");
+    res.set_content(dump(out), "application/json");
   }
 
   void handle_get_listing(const httplib::Request& req, httplib::Response& res) {
@@ -484,7 +518,7 @@ struct Server::Impl {
     std::shared_lock lock(catalog_mu);
     const rank::CatalogListing* l = catalog.listing(id);
     if (!l) throw ApiError(not_found("no listing with id \"" + id + "\""));
-    res.set_content(listing_json(*l, true).dump(), "application/json");
+    res.set_content(dump(listing_json(*l, true)), "application/json");
   }
 
   std::int64_t parse_id(const std::string& s) const {
@@ -499,7 +533,7 @@ struct Server::Impl {
     std::shared_lock lock(catalog_mu);
     const rank::CatalogEntry* e = catalog.find(id);
     if (!e) throw ApiError(not_found("no image with id " + std::to_string(id)));
-    res.set_content(image_json(*e).dump(), "application/json");
+    res.set_content(dump(image_json(*e)), "application/json");
   }
 
   void handle_image_content(const httplib::Request& req, httplib::Response& res) {
@@ -531,8 +565,12 @@ struct Server::Impl {
     require_key(req);
     Upload up = read_upload(req, true);
     json& rq = up.request;
-    for (const char* p : {"listing_id", "source", "photo_order", "is_title", "price", "beds", "baths", "area", "zip"})
-      if (req.has_param(p)) rq[p] = req.get_param_value(p);
+    for (const char* p : {"listing_id", "source", "photo_order", "is_title", "price", "beds", "baths", "area", "zip"}) {
+      if (!req.has_param(p)) continue;
+      // JSON bodies are UTF-8 by parsing; query strings are not. Stored ids must be.
+      if (!is_utf8(req.get_param_value(p))) throw ApiError(bad_request(std::string(p) + " must be UTF-8 text"));
+      rq[p] = req.get_param_value(p);
+    }
     if (!rq.contains("listing_id") || !(rq["listing_id"].is_string() || rq["listing_id"].is_number_integer()))
       throw ApiError(bad_request("listing_id is required (a string)"));
     const std::string listing_id = rq["listing_id"].is_string() ? rq["listing_id"].get<std::string>()
@@ -561,7 +599,7 @@ struct Server::Impl {
       json out = {{"created", false}, {"image_id", (*present)->id}, {"listing_id", listing_id}, {"sha256", sha},
                   {"image_url", image_url((*present)->id)}, {"tags", e ? tags_json(e->tags) : json(nullptr)}};
       res.status = 200;
-      res.set_content(out.dump(), "application/json");
+      res.set_content(dump(out), "application/json");
       return;
     }
     store::WriteBatch batch;
@@ -633,7 +671,7 @@ struct Server::Impl {
     json out = {{"created", true}, {"image_id", new_id}, {"listing_id", listing_id}, {"sha256", sha},
                 {"image_url", image_url(new_id)}, {"tags", tags_json(photo.tags)}};
     res.status = 201;
-    res.set_content(out.dump(), "application/json");
+    res.set_content(dump(out), "application/json");
   }
 
   void handle_delete_image(const httplib::Request& req, httplib::Response& res) {

@@ -94,8 +94,8 @@ Result<int> class_index(Task t, const std::string& value, const std::string& col
   const auto& cls = task_classes(t);
   auto it = std::find(cls.begin(), cls.end(), value);
   if (it == cls.end())
-    return make_error(where, "unknown " + column + " \"" + value + "\" (expected one of " +
-                                 join(cls) + ")");
+    return make_error(
+        where, "unknown " + column + " \"" + value + "\" (expected one of " + join(cls) + ")");
   return static_cast<int>(it - cls.begin());
 }
 
@@ -145,10 +145,14 @@ Status add_extra_styles(const DatasetOptions& o, LabeledSet& set) {
 
 const char* task_name(Task t) {
   switch (t) {
-    case Task::kFront: return "front";
-    case Task::kRoom: return "room";
-    case Task::kStyle: return "style";
-    case Task::kStories: return "stories";
+    case Task::kFront:
+      return "front";
+    case Task::kRoom:
+      return "room";
+    case Task::kStyle:
+      return "style";
+    case Task::kStories:
+      return "stories";
   }
   return "?";
 }
@@ -166,10 +170,14 @@ const std::vector<std::string>& task_classes(Task t) {
                                               "other"};
   static const std::vector<std::string> stories{"1", "2", "3"};
   switch (t) {
-    case Task::kFront: return front;
-    case Task::kRoom: return room;
-    case Task::kStyle: return style;
-    case Task::kStories: return stories;
+    case Task::kFront:
+      return front;
+    case Task::kRoom:
+      return room;
+    case Task::kStyle:
+      return style;
+    case Task::kStories:
+      return stories;
   }
   return room;
 }

@@ -47,8 +47,9 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
   for (std::size_t i = 0; i < n; ++i)
     if (rows[i].empty() && out.errors[i].empty()) todo.push_back(i);
   if (!todo.empty()) {
-    int workers = options.workers > 0 ? options.workers
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    int workers = options.workers > 0
+                      ? options.workers
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     workers = static_cast<int>(std::min<std::size_t>(workers, todo.size()));
     std::vector<model::Embedder> embedders;
     for (int w = 0; w < workers; ++w) {

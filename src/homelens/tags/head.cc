@@ -25,8 +25,8 @@ json to_floats(const std::vector<double>& v) {
 Result<std::vector<double>> from_floats(const json& j, std::size_t n, const std::string& what,
                                         const std::string& path) {
   if (!j.is_array() || j.size() != n)
-    return make_error(path, "\"" + what + "\" must be an array of " + std::to_string(n) +
-                                " numbers");
+    return make_error(path,
+                      "\"" + what + "\" must be an array of " + std::to_string(n) + " numbers");
   std::vector<double> v;
   v.reserve(n);
   for (const auto& x : j) {
@@ -109,8 +109,8 @@ Result<Head> load_head(const std::string& path) {
     h.classes = j.at("classes").get<std::vector<std::string>>();
     const auto dim = j.at("embedding_dim").get<std::size_t>();
     if (h.classes != task_classes(h.task))
-      return make_error(path, "classes do not match the " + std::string(task_name(h.task)) +
-                                  " task");
+      return make_error(path,
+                        "classes do not match the " + std::string(task_name(h.task)) + " task");
     if (dim == 0) return make_error(path, "\"embedding_dim\" must be positive");
     auto mean = from_floats(j.at("mean"), dim, "mean", path);
     if (!mean) return mean.error();
@@ -161,7 +161,8 @@ Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_
     if (!fs::exists(p, ec)) continue;
     auto h = load_head(p.string());
     if (!h) return h.error();
-    if (h->task != t) return make_error(p.string(), "holds a " + std::string(task_name(h->task)) + " head");
+    if (h->task != t)
+      return make_error(p.string(), "holds a " + std::string(task_name(h->task)) + " head");
     if (h->model_id != model_id)
       return make_error(p.string(), "head trained for model " + h->model_id +
                                         ", not for the model in use (" + model_id + ")");
@@ -195,9 +196,12 @@ Status HeadSet::tag(std::span<const float> embedding, const std::string& model_i
     const std::size_t best =
         static_cast<std::size_t>(std::max_element(p->begin(), p->end()) - p->begin());
     std::map<std::string, float> probs;
-    for (std::size_t c = 0; c < h.classes.size(); ++c) probs[h.classes[c]] = static_cast<float>((*p)[c]);
+    for (std::size_t c = 0; c < h.classes.size(); ++c)
+      probs[h.classes[c]] = static_cast<float>((*p)[c]);
     switch (h.task) {
-      case Task::kFront: tags.front = static_cast<float>((*p)[1]); break;
+      case Task::kFront:
+        tags.front = static_cast<float>((*p)[1]);
+        break;
       case Task::kRoom:
         tags.room = h.classes[best];
         tags.room_probs = std::move(probs);

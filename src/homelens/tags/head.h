@@ -3,12 +3,11 @@
 // A head records the model id whose embeddings it was trained on and refuses any other.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "homelens/core/result.h"
 #include "homelens/model/embedder.h"

@@ -158,7 +158,8 @@ LinearModel fit_logreg(const Matrix& z, const std::vector<int>& labels,
       S.clear();
       Y.clear();
       rho.clear();
-      for (std::size_t j = 0; j < p; ++j) dir[j] = -grad[j] / std::max(1.0, std::sqrt(dotv(grad, grad)));
+      for (std::size_t j = 0; j < p; ++j)
+        dir[j] = -grad[j] / std::max(1.0, std::sqrt(dotv(grad, grad)));
       slope = dotv(dir, grad);
     }
     // Backtracking line search (Armijo).

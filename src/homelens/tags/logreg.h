@@ -26,10 +26,11 @@ struct Standardizer {
 // Mean and standard deviation of the rows listed in `rows` (all rows when empty).
 Standardizer fit_standardizer(const Matrix& x, const std::vector<std::size_t>& rows = {});
 // The rows of x (all when `rows` is empty) standardized, in the order given.
-Matrix standardize(const Matrix& x, const Standardizer& s, const std::vector<std::size_t>& rows = {});
+Matrix standardize(const Matrix& x, const Standardizer& s,
+                   const std::vector<std::size_t>& rows = {});
 
 struct LogRegOptions {
-  double l2 = 1e-2;        // penalty (l2/2)*||W||^2 on weights (not biases)
+  double l2 = 1e-2;  // penalty (l2/2)*||W||^2 on weights (not biases)
   int max_iter = 400;
   double grad_tol = 1e-6;  // stop when the gradient's max-norm falls below this
   int history = 10;        // L-BFGS memory

@@ -135,7 +135,8 @@ double choose_l2(const TrainingData& d, const Prepared& p, const std::vector<std
   std::vector<double> grid = o.l2_grid;
   std::sort(grid.rbegin(), grid.rend());  // strongest first: each fit warm-starts the next
   std::vector<double> loss(grid.size(), 0.0);
-  const auto fold = grouped_folds(groups_of(p, rows), labels_of(d, rows), o.inner_folds, o.seed + 7);
+  const auto fold =
+      grouped_folds(groups_of(p, rows), labels_of(d, rows), o.inner_folds, o.seed + 7);
   for (int f = 0; f < o.inner_folds; ++f) {
     std::vector<std::size_t> tr, va;
     for (std::size_t r = 0; r < rows.size(); ++r) (fold[r] == f ? va : tr).push_back(rows[r]);
@@ -176,21 +177,22 @@ std::string fmt(double v, int digits = 3) {
 void metrics_text(std::ostringstream& o, const std::string& title, const Metrics& m,
                   const Metrics& base, const std::vector<std::string>& cls) {
   o << "  " << title << " (" << m.n << " photos): accuracy " << fmt(m.accuracy)
-    << ", balanced accuracy " << fmt(m.balanced_accuracy) << "   [majority baseline: "
-    << fmt(base.accuracy) << ", " << fmt(base.balanced_accuracy) << "]\n";
+    << ", balanced accuracy " << fmt(m.balanced_accuracy)
+    << "   [majority baseline: " << fmt(base.accuracy) << ", " << fmt(base.balanced_accuracy)
+    << "]\n";
   std::size_t w = 10;
   for (const auto& c : cls) w = std::max(w, c.size() + 2);
   char line[256];
   o << "    class" << std::string(w - 5, ' ') << "support  precision  recall\n";
   for (std::size_t c = 0; c < cls.size(); ++c) {
-    std::snprintf(line, sizeof line, "    %-*s%7d  %9s  %6s\n", static_cast<int>(w),
-                  cls[c].c_str(), m.support[c], fmt(m.precision[c]).c_str(),
-                  fmt(m.recall[c]).c_str());
+    std::snprintf(line, sizeof line, "    %-*s%7d  %9s  %6s\n", static_cast<int>(w), cls[c].c_str(),
+                  m.support[c], fmt(m.precision[c]).c_str(), fmt(m.recall[c]).c_str());
     o << line;
   }
   o << "    confusion (rows true, columns predicted):\n    " << std::string(w, ' ');
   for (const auto& c : cls) {
-    std::snprintf(line, sizeof line, "%*s", static_cast<int>(std::max<std::size_t>(c.size(), 5) + 1), c.c_str());
+    std::snprintf(line, sizeof line, "%*s",
+                  static_cast<int>(std::max<std::size_t>(c.size(), 5) + 1), c.c_str());
     o << line;
   }
   o << "\n";
@@ -198,7 +200,8 @@ void metrics_text(std::ostringstream& o, const std::string& title, const Metrics
     std::snprintf(line, sizeof line, "    %-*s", static_cast<int>(w), cls[r].c_str());
     o << line;
     for (std::size_t c = 0; c < cls.size(); ++c) {
-      std::snprintf(line, sizeof line, "%*d", static_cast<int>(std::max<std::size_t>(cls[c].size(), 5) + 1),
+      std::snprintf(line, sizeof line, "%*d",
+                    static_cast<int>(std::max<std::size_t>(cls[c].size(), 5) + 1),
                     m.confusion[r][c]);
       o << line;
     }
@@ -208,19 +211,19 @@ void metrics_text(std::ostringstream& o, const std::string& title, const Metrics
 
 nlohmann::json metrics_json(const Metrics& m, const Metrics& base,
                             const std::vector<std::string>& cls) {
-  nlohmann::json j = {{"n", m.n},
-                      {"accuracy", m.accuracy},
-                      {"balanced_accuracy", m.balanced_accuracy},
-                      {"confusion", m.confusion},
-                      {"baseline", {{"accuracy", base.accuracy},
-                                    {"balanced_accuracy", base.balanced_accuracy}}}};
+  nlohmann::json j = {
+      {"n", m.n},
+      {"accuracy", m.accuracy},
+      {"balanced_accuracy", m.balanced_accuracy},
+      {"confusion", m.confusion},
+      {"baseline", {{"accuracy", base.accuracy}, {"balanced_accuracy", base.balanced_accuracy}}}};
   nlohmann::json per = nlohmann::json::object();
   for (std::size_t c = 0; c < cls.size(); ++c)
     per[cls[c]] = {{"support", m.support[c]},
                    {"precision", std::isnan(m.precision[c]) ? nlohmann::json(nullptr)
-                                                             : nlohmann::json(m.precision[c])},
+                                                            : nlohmann::json(m.precision[c])},
                    {"recall", std::isnan(m.recall[c]) ? nlohmann::json(nullptr)
-                                                       : nlohmann::json(m.recall[c])}};
+                                                      : nlohmann::json(m.recall[c])}};
   j["per_class"] = per;
   return j;
 }
@@ -283,9 +286,8 @@ std::vector<int> grouped_folds(const std::vector<std::string>& groups,
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(seed);
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return freq[key[a]] < freq[key[b]];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return freq[key[a]] < freq[key[b]]; });
   std::vector<std::map<int, int>> per_fold(k);
   std::vector<std::size_t> size(k, 0);
   std::vector<int> fold(n, 0);
@@ -331,7 +333,8 @@ Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_i
   }
 
   if (o.folds > 1) {
-    const auto fold = grouped_folds(groups_of(p, p.active), labels_of(d, p.active), o.folds, o.seed);
+    const auto fold =
+        grouped_folds(groups_of(p, p.active), labels_of(d, p.active), o.folds, o.seed);
     std::vector<int> truth, pred, base, truth_s, pred_s, base_s;
     for (int f = 0; f < o.folds; ++f) {
       std::vector<std::size_t> tr, va;
@@ -344,7 +347,8 @@ Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_i
       const LinearModel m = fit_rows(d, sp, l2, o);
       std::vector<int> count(k, 0);
       for (int y : sp.train_y) ++count[y];
-      const int majority = static_cast<int>(std::max_element(count.begin(), count.end()) - count.begin());
+      const int majority =
+          static_cast<int>(std::max_element(count.begin(), count.end()) - count.begin());
       std::vector<std::size_t> ev;
       for (std::size_t i : va)
         if (d.set.examples[i].evaluate) ev.push_back(i);
@@ -369,9 +373,10 @@ Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_i
     r.baseline_subset = compute_metrics(truth_s, base_s, k);
   }
 
+  // The final penalty is chosen the same way on all the data (with the outer fold count).
   TrainOptions final_o = o;
   if (o.folds > 1) final_o.inner_folds = o.folds;
-  r.l2 = o.folds > 1 || o.l2_grid.size() == 1 ? choose_l2(d, p, p.active, final_o) : o.l2_grid[0];
+  r.l2 = choose_l2(d, p, p.active, final_o);
   const Split sp = make_split(d, p.active, o);
   out.head.task = d.set.task;
   out.head.model_id = model_id;
@@ -379,12 +384,11 @@ Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_i
   out.head.standardizer = sp.s;
   out.head.model = fit_rows(d, sp, r.l2, o);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.head.training = {{"examples", p.active.size()},
-                       {"l2", r.l2},
-                       {"class_weights", o.class_weights},
-                       {"standardize", o.standardize},
-                       {"seed", o.seed},
-                       {"cv", report_json(r)}};
+  out.head.training = {
+      {"examples", p.active.size()},  {"l2", r.l2},     {"class_weights", o.class_weights},
+      {"standardize", o.standardize}, {"seed", o.seed}, {"cv", report_json(r)}};
+  // A head file depends on the data and options only, never on how long training took.
+  out.head.training["cv"].erase("seconds");
   return out;
 }
 

@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "homelens/tags/dataset.h"
 #include "homelens/tags/head.h"
@@ -23,7 +22,7 @@ struct TrainingData {
 };
 
 struct TrainOptions {
-  std::vector<double> l2_grid{1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0};
+  std::vector<double> l2_grid{3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0};
   int folds = 5;        // outer folds of the reported cross-validation; 0 = no CV report
   int inner_folds = 4;  // folds choosing the penalty inside each training split
   std::uint64_t seed = 1;
@@ -36,7 +35,7 @@ struct Metrics {
   std::size_t n = 0;
   std::vector<std::vector<int>> confusion;  // [true][predicted]
   double accuracy = 0;
-  double balanced_accuracy = 0;  // mean recall over the classes present
+  double balanced_accuracy = 0;           // mean recall over the classes present
   std::vector<double> precision, recall;  // per class; NaN when undefined
   std::vector<int> support;
 };
@@ -58,8 +57,8 @@ struct CvReport {
   Metrics all, subset;                    // subset: the task's headline subset, if any
   Metrics baseline_all, baseline_subset;  // always the training folds' majority class
   std::string subset_name;
-  std::vector<double> fold_l2;            // penalty chosen in each outer fold
-  double l2 = 0;                          // penalty of the final head
+  std::vector<double> fold_l2;  // penalty chosen in each outer fold
+  double l2 = 0;                // penalty of the final head
   double seconds = 0;
   // The headline figures: the subset's when the task has one.
   const Metrics& headline() const { return subset_name.empty() ? all : subset; }

@@ -1,0 +1,31 @@
+// Applying the heads where photos enter HomeLens: the pipeline's (and the server's) Tagger
+// for photos being embedded, and a pass over stored photos whose tags are missing or stale.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "homelens/core/result.h"
+#include "homelens/ingest/pipeline.h"
+#include "homelens/model/model_spec.h"
+#include "homelens/store/store.h"
+#include "homelens/tags/head.h"
+
+namespace homelens::tags {
+
+// Loads the heads of spec's model from `root` (see HeadSet::load) and checks that their
+// embedding size matches the spec. An empty set (no head files) is not an error.
+Result<std::shared_ptr<const HeadSet>> load_heads_for(const std::string& root,
+                                                      const model::ModelSpec& spec);
+
+// A Tagger filling store::Tags from a photo's embedding with `heads` (which must have been
+// checked against the embedding model, as load_heads_for does).
+ingest::Tagger make_tagger(std::shared_ptr<const HeadSet> heads);
+
+// Tags every photo of heads->model_id() in the store whose heads_id differs from heads->id()
+// (untagged, or tagged by other heads), from its stored embedding, in transactions of
+// `batch` photos. Returns how many photos were tagged.
+Result<std::size_t> retag_stored(store::Store& store, const HeadSet& heads,
+                                 std::size_t batch = 512);
+
+}  // namespace homelens::tags
