@@ -5,6 +5,7 @@
 
 #include "homelens/cli/commands.h"
 #include "homelens/serve/server.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::cli {
 
@@ -14,6 +15,8 @@ struct ServeArgs {
   CommonOptions common;
   serve::ServerConfig cfg;
   std::string config_file;
+  std::string heads_dir;
+  bool no_heads = false;
 };
 
 serve::Server* g_server = nullptr;
@@ -39,6 +42,25 @@ int run_serve(ServeArgs& a) {
     if (const char* k = std::getenv("HOMELENS_API_KEY")) cfg.api_key = k;
   cfg.spec = *spec;
   cfg.db = a.common.db;
+  // Uploaded photos get the same tags as indexed ones, from the same heads.
+  if (!a.no_heads) {
+    const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
+    auto heads = tags::load_heads_for(root, *spec);
+    if (!heads) {
+      std::cerr << "error: " << heads.message() << "\n";
+      return 1;
+    }
+    if ((*heads)->empty()) {
+      if (!a.heads_dir.empty()) {
+        std::cerr << "error: " << root << ": no tag heads for model " << spec->id << "\n";
+        return 1;
+      }
+      std::cerr << "no tag heads for " << spec->id << " in " << root
+                << ": uploads are not tagged (train them with scripts/setup)\n";
+    } else {
+      cfg.tagger = tags::make_tagger(*heads);
+    }
+  }
   auto server = serve::Server::create(cfg);
   if (!server) {
     std::cerr << "error: " << server.message() << "\n";
@@ -75,6 +97,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--web-dir", a->cfg.web_dir, "Folder of the web page's static files")->capture_default_str();
   cmd->add_option("--max-body", a->cfg.max_body_bytes, "Largest request body in bytes")->capture_default_str();
   cmd->add_option("--threads", a->cfg.threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--heads", a->heads_dir, "Tag uploaded photos with the heads in DIR (default: heads/ when present)");
+  cmd->add_flag("--no-heads", a->no_heads, "Do not tag uploaded photos");
   cmd->callback([a] { exit_code() = run_serve(*a); });
 }
 
