@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -73,6 +74,28 @@ TEST(TrainHead, FixedSeedIsDeterministic) {
   EXPECT_EQ(a->report.all.confusion, b->report.all.confusion);
   EXPECT_GT(a->report.all.balanced_accuracy, 0.75);
   EXPECT_EQ(a->report.subset.n, 40u);  // the subset is reported on its own
+}
+
+TEST(TrainHead, TransformGoesIntoTheHeadAndIsDeterministic) {
+  TrainingData d = synthetic();
+  for (double& v : d.x.data) v = std::abs(v);  // embeddings are non-negative (post-ReLU6)
+  TrainOptions o;
+  o.folds = 3;
+  o.inner_folds = 3;
+  o.l2_grid = {0.1, 1.0};
+  o.transform.power = 0.5;
+  o.transform.l2_normalize = true;
+  auto a = train_head(d, "model-a", o);
+  auto b = train_head(d, "model-a", o);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->head.model.weights, b->head.model.weights);
+  EXPECT_EQ(a->head.transform.name(), "power(0.5),l2");
+  EXPECT_EQ(a->head.training["transform"], "power(0.5),l2");
+  // The head's standardizer was fitted on transformed rows: their mean is near its mean.
+  const Matrix t = apply_transform(o.transform, d.x);
+  double m0 = 0;
+  for (std::size_t i = 0; i < t.rows; ++i) m0 += t.row(i)[0] / static_cast<double>(t.rows);
+  EXPECT_NEAR(a->head.standardizer.mean[0], m0, 1e-9);
 }
 
 TEST(TrainHead, SamePhotoWithConflictingLabelsIsLeftOut) {

@@ -25,7 +25,8 @@ struct TrainArgs {
   std::vector<double> l2;
   std::string heads_dir, report_dir;
   bool no_class_weights = false, no_standardize = false, no_save = false, json = false,
-       quiet = false;
+       quiet = false, flip = false;
+  std::string flip_cache;
   int workers = 0;
 };
 
@@ -42,6 +43,7 @@ int run_train(TrainArgs a) {
   if (!a.l2.empty()) a.train.l2_grid = a.l2;
   a.train.class_weights = !a.no_class_weights;
   a.train.standardize = !a.no_standardize;
+  a.train.transform.l2_normalize = a.train.transform.power != 1.0;
   const std::string heads_root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
 
   std::vector<tags::LabeledSet> sets;
@@ -82,6 +84,32 @@ int run_train(TrainArgs a) {
               << (fo.db.empty() ? "(no cache)" : fo.db) << ", " << feats->embedded
               << " embedded now with " << spec->id << " (" << embed_s << " s)\n";
 
+  // Training-time augmentation: the mirrored front photos of the hand-labeled houses (front,
+  // style, stories) join training, in their listing's fold, never scored.
+  std::vector<std::string> flip_paths;
+  std::map<std::string, std::size_t> flip_row_of;
+  tags::Features flipped;
+  if (a.flip) {
+    for (const auto& s : sets)
+      for (const auto& e : s.examples)
+        if (s.task != tags::Task::kRoom && e.evaluate && (e.subset || s.task != tags::Task::kFront))
+          if (flip_row_of.emplace(e.path, flip_paths.size()).second) flip_paths.push_back(e.path);
+    tags::FeatureOptions ff = fo;
+    ff.flip = true;
+    ff.flip_cache =
+        a.flip_cache.empty() && !a.common.db.empty() ? a.common.db + ".flipped" : a.flip_cache;
+    auto f = tags::embed_paths(flip_paths, *spec, ff);
+    if (!f) {
+      std::cerr << "error: " << f.message() << "\n";
+      return 1;
+    }
+    flipped = std::move(*f);
+    if (!a.json && !a.quiet)
+      std::cout << flip_paths.size() << " mirrored photos: " << flipped.from_cache << " from "
+                << (ff.flip_cache.empty() ? "(no cache)" : ff.flip_cache) << ", "
+                << flipped.embedded << " embedded now\n";
+  }
+
   nlohmann::json out = {{"model", spec->id},
                         {"photos", paths.size()},
                         {"from_cache", feats->from_cache},
@@ -97,6 +125,20 @@ int run_train(TrainArgs a) {
       const std::size_t r = row_of[e.path];
       d.x.data.insert(d.x.data.end(), feats->x.row(r), feats->x.row(r) + d.x.cols);
       d.sha256.push_back(feats->sha256[r]);
+    }
+    const std::size_t originals = s.examples.size();
+    for (std::size_t i = 0; i < originals; ++i) {
+      auto it = flip_row_of.find(s.examples[i].path);
+      if (it == flip_row_of.end() || s.task == tags::Task::kRoom) continue;
+      if (s.task == tags::Task::kFront && !s.examples[i].subset) continue;
+      tags::Example e = s.examples[i];
+      e.path += "#mirrored";
+      e.evaluate = false;
+      e.subset = false;
+      s.examples.push_back(e);
+      d.x.data.insert(d.x.data.end(), flipped.x.row(it->second),
+                      flipped.x.row(it->second) + d.x.cols);
+      d.sha256.push_back(flipped.sha256[it->second] + ":mirrored");
     }
     d.x.rows = s.examples.size();
     d.set = std::move(s);
@@ -181,6 +223,16 @@ void add_train_command(CLI::App& app) {
                 "Do not weight classes to equal total weight");
   cmd->add_flag("--no-standardize", a->no_standardize,
                 "Only centre the embedding dimensions, do not scale them (then use smaller --l2)");
+  cmd->add_option("--feature-power", a->train.transform.power,
+                  "Power normalization of the embedding before standardizing: "
+                  "x -> sign(x)|x|^P, then L2-normalized again (1: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 4.0));
+  cmd->add_flag("--flip", a->flip,
+                "Train also on the mirrored labeled front photos (front, style, stories; "
+                "training only, in their listing's fold)");
+  cmd->add_option("--flip-cache", a->flip_cache,
+                  "File caching the mirrored photos' embeddings (default: DB.flipped with --db)");
   cmd->add_option("--low-conf-weight", a->data.low_conf_weight,
                   "Training weight of labels marked *_conf=low")
       ->capture_default_str();

@@ -123,8 +123,9 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   auto better = [](const Scored& a, const Scored& b) {
     return a.score != b.score ? a.score > b.score : a.e->image.id < b.e->image.id;
   };
-  // 3. One result per listing: its best photo.
-  if (req.all_photos) {
+  // 3. One result per listing: its best photo. Only needed when a listing can have
+  // several candidate photos (all photos, or explicit image ids).
+  if (req.all_photos || !req.image_ids.empty()) {
     std::unordered_map<const void*, std::size_t> best;
     std::vector<Scored> per_listing;
     for (const Scored& s : scored) {

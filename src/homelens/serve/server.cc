@@ -565,10 +565,12 @@ struct Server::Impl {
     require_key(req);
     Upload up = read_upload(req, true);
     json& rq = up.request;
-    for (const char* p : {"listing_id", "source", "photo_order", "is_title", "price", "beds", "baths", "area", "zip"}) {
+    for (const char* p : {"listing_id", "source", "photo_order", "is_title", "price", "beds",
+                          "baths", "area", "zip"}) {
       if (!req.has_param(p)) continue;
       // JSON bodies are UTF-8 by parsing; query strings are not. Stored ids must be.
-      if (!is_utf8(req.get_param_value(p))) throw ApiError(bad_request(std::string(p) + " must be UTF-8 text"));
+      if (!is_utf8(req.get_param_value(p)))
+        throw ApiError(bad_request(std::string(p) + " must be UTF-8 text"));
       rq[p] = req.get_param_value(p);
     }
     if (!rq.contains("listing_id") || !(rq["listing_id"].is_string() || rq["listing_id"].is_number_integer()))

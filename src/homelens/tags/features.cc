@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -11,6 +14,50 @@
 #include "homelens/store/store.h"
 
 namespace homelens::tags {
+
+namespace {
+
+constexpr char kFlipMagic[] = "homelens-flip-cache-1\n";
+
+// The mirrored embeddings of one model in a cache file: magic line, model id line, then
+// records of 64 hex characters (photo sha256) and dim float32 values.
+std::map<std::string, std::vector<float>> read_flip_cache(const std::string& path,
+                                                          const model::ModelSpec& spec) {
+  std::map<std::string, std::vector<float>> out;
+  std::ifstream in(path, std::ios::binary);
+  std::string magic(sizeof kFlipMagic - 1, '\0'), model;
+  if (!in || !in.read(magic.data(), static_cast<std::streamsize>(magic.size())) ||
+      magic != kFlipMagic || !std::getline(in, model) || model != spec.id)
+    return out;  // missing, foreign or another model's: rebuilt from scratch
+  const std::size_t dim = static_cast<std::size_t>(spec.embedding_dim);
+  std::string sha(64, '\0');
+  std::vector<float> v(dim);
+  while (in.read(sha.data(), 64) && in.read(reinterpret_cast<char*>(v.data()),
+                                            static_cast<std::streamsize>(dim * sizeof(float))))
+    out[sha] = v;
+  return out;
+}
+
+void write_flip_cache(const std::string& path, const model::ModelSpec& spec,
+                      const std::map<std::string, std::vector<float>>& rows) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(kFlipMagic, sizeof kFlipMagic - 1);
+    out << spec.id << "\n";
+    for (const auto& [sha, v] : rows) {
+      if (sha.size() != 64 || v.size() != static_cast<std::size_t>(spec.embedding_dim)) continue;
+      out.write(sha.data(), 64);
+      out.write(reinterpret_cast<const char*>(v.data()),
+                static_cast<std::streamsize>(v.size() * sizeof(float)));
+    }
+    if (!out) return;  // a cache that cannot be written is only a slower next run
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+}
+
+}  // namespace
 
 Result<Features> embed_paths(const std::vector<std::string>& paths, const model::ModelSpec& spec,
                              const FeatureOptions& options) {
@@ -30,7 +77,18 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
     out.sha256[i] = image::sha256_hex(*b);
     bytes[i] = std::move(*b);
   }
-  if (!options.db.empty()) {
+  std::map<std::string, std::vector<float>> flip_cache;
+  if (options.flip && !options.flip_cache.empty()) {
+    flip_cache = read_flip_cache(options.flip_cache, spec);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto it = flip_cache.find(out.sha256[i]);
+      if (!out.errors[i].empty() || it == flip_cache.end()) continue;
+      rows[i] = it->second;
+      bytes[i].clear();
+      ++out.from_cache;
+    }
+  }
+  if (!options.db.empty() && !options.flip) {
     auto store = store::open_store(options.db);
     if (!store) return store.error();
     for (std::size_t i = 0; i < n; ++i) {
@@ -89,6 +147,7 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
               out.errors[todo[j]] = d.message();
               continue;
             }
+            if (options.flip) cv::flip(d->rgb, d->rgb, 1);
             pix.push_back(std::move(d->rgb));
             owner.push_back(todo[j]);
           }
@@ -112,6 +171,11 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
     progress.finish();
     if (failure) return *failure;
     for (std::size_t i : todo) out.embedded += out.errors[i].empty();
+    if (options.flip && !options.flip_cache.empty() && out.embedded > 0) {
+      for (std::size_t i : todo)
+        if (out.errors[i].empty()) flip_cache[out.sha256[i]] = rows[i];
+      write_flip_cache(options.flip_cache, spec, flip_cache);
+    }
   }
   out.x.rows = n;
   out.x.cols = static_cast<std::size_t>(spec.embedding_dim);

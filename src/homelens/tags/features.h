@@ -19,6 +19,11 @@ struct FeatureOptions {
   // false: the first unreadable photo fails the call. true: it is reported in
   // Features::errors and its row is left zero.
   bool keep_going = false;
+  // Embed the horizontally mirrored photo instead (training-time augmentation). The index is
+  // not used as a cache then; flip_cache is (a file of mirrored embeddings by photo hash and
+  // model, created or extended as needed; empty = none).
+  bool flip = false;
+  std::string flip_cache;
 };
 
 struct Features {

@@ -51,9 +51,10 @@ Result<std::vector<double>> predict(const Head& head, std::span<const float> emb
   Matrix z;
   z.rows = 1;
   z.cols = embedding.size();
-  z.data.resize(z.cols);
+  z.data.assign(embedding.begin(), embedding.end());
+  apply_transform(head.transform, z.data);
   for (std::size_t j = 0; j < z.cols; ++j)
-    z.data[j] = (embedding[j] - head.standardizer.mean[j]) / head.standardizer.scale[j];
+    z.data[j] = (z.data[j] - head.standardizer.mean[j]) / head.standardizer.scale[j];
   return predict_proba(head.model, z);
 }
 
@@ -65,7 +66,9 @@ Status save_head(const Head& h, const std::string& path) {
   j["model_id"] = h.model_id;
   j["embedding_dim"] = h.model.dim;
   j["classes"] = h.classes;
-  j["features"] = "embedding";  // the L2-normalized embedding, standardized per dimension
+  // The L2-normalized embedding, transformed, then standardized per dimension.
+  j["features"] = h.transform.name();
+  j["transform"] = transform_json(h.transform);
   j["mean"] = to_floats(h.standardizer.mean);
   j["scale"] = to_floats(h.standardizer.scale);
   json w = json::array();
@@ -96,12 +99,22 @@ Result<Head> load_head(const std::string& path) {
   if (j.is_discarded() || !j.is_object()) return make_error(path, "not a JSON head file");
   if (j.value("format", "") != kHeadFormat)
     return make_error(path, std::string("not a head file (format is not \"") + kHeadFormat + "\")");
-  if (!j.contains("version") || !j["version"].is_number_integer() ||
-      j["version"].get<int>() != kHeadVersion)
-    return make_error(path, "unsupported head version (this build reads version " +
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() < 1 ||
+      j["version"].get<int>() > kHeadVersion)
+    return make_error(path, "unsupported head version (this build reads versions 1 to " +
                                 std::to_string(kHeadVersion) + ")");
+  const int version = j["version"].get<int>();
   Head h;
   try {
+    if (version == 1) {
+      // Version 1 heads standardize the embedding itself.
+      if (j.value("features", "embedding") != "embedding")
+        return make_error(path, "version 1 head with unknown \"features\"");
+    } else {
+      auto t = parse_transform(j.at("transform"), path);
+      if (!t) return t.error();
+      h.transform = *t;
+    }
     auto t = parse_task(j.at("task").get<std::string>());
     if (!t) return make_error(path, t.message());
     h.task = *t;

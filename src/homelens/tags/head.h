@@ -14,16 +14,19 @@
 #include "homelens/store/records.h"
 #include "homelens/tags/dataset.h"
 #include "homelens/tags/logreg.h"
+#include "homelens/tags/transform.h"
 
 namespace homelens::tags {
 
 inline constexpr const char* kHeadFormat = "homelens-tag-head";
-inline constexpr int kHeadVersion = 1;
+// Version 2 added "transform"; version 1 files (no transform) still load.
+inline constexpr int kHeadVersion = 2;
 
 struct Head {
   Task task = Task::kRoom;
   std::string model_id;  // the embedding model the head was trained on
   std::vector<std::string> classes;
+  FeatureTransform transform;  // applied to the embedding before the standardizer
   Standardizer standardizer;
   LinearModel model;
   nlohmann::json training;  // how it was trained (options, CV figures), informational

@@ -304,9 +304,17 @@ std::vector<int> grouped_folds(const std::vector<std::string>& groups,
   return fold;
 }
 
-Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_id,
+Result<TrainedHead> train_head(const TrainingData& raw, const std::string& model_id,
                                const TrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The head's transform applies to every row once, before any fold is cut.
+  TrainingData transformed;
+  if (!o.transform.identity()) {
+    transformed.set = raw.set;
+    transformed.sha256 = raw.sha256;
+    transformed.x = apply_transform(o.transform, raw.x);
+  }
+  const TrainingData& d = o.transform.identity() ? raw : transformed;
   const std::size_t k = d.set.classes.size();
   const std::string task = task_name(d.set.task);
   if (d.x.rows != d.set.examples.size())
@@ -381,12 +389,17 @@ Result<TrainedHead> train_head(const TrainingData& d, const std::string& model_i
   out.head.task = d.set.task;
   out.head.model_id = model_id;
   out.head.classes = d.set.classes;
+  out.head.transform = o.transform;
   out.head.standardizer = sp.s;
   out.head.model = fit_rows(d, sp, r.l2, o);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.head.training = {
-      {"examples", p.active.size()},  {"l2", r.l2},     {"class_weights", o.class_weights},
-      {"standardize", o.standardize}, {"seed", o.seed}, {"cv", report_json(r)}};
+  out.head.training = {{"examples", p.active.size()},
+                       {"l2", r.l2},
+                       {"class_weights", o.class_weights},
+                       {"standardize", o.standardize},
+                       {"transform", o.transform.name()},
+                       {"seed", o.seed},
+                       {"cv", report_json(r)}};
   // A head file depends on the data and options only, never on how long training took.
   out.head.training["cv"].erase("seconds");
   return out;

@@ -11,6 +11,7 @@
 #include "homelens/tags/dataset.h"
 #include "homelens/tags/head.h"
 #include "homelens/tags/logreg.h"
+#include "homelens/tags/transform.h"
 
 namespace homelens::tags {
 
@@ -26,8 +27,9 @@ struct TrainOptions {
   int folds = 5;        // outer folds of the reported cross-validation; 0 = no CV report
   int inner_folds = 4;  // folds choosing the penalty inside each training split
   std::uint64_t seed = 1;
-  bool class_weights = true;  // every class carries the same total weight
-  bool standardize = true;    // z-score each dimension; false: only centre it
+  bool class_weights = true;   // every class carries the same total weight
+  bool standardize = true;     // z-score each dimension; false: only centre it
+  FeatureTransform transform;  // applied to every embedding first (and saved in the head)
   LogRegOptions logreg;
 };
 
