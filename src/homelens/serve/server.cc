@@ -1,6 +1,8 @@
 #include "homelens/serve/server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <chrono>
@@ -742,6 +744,8 @@ struct Server::Impl {
   void install_routes() {
     http.new_task_queue = [n = cfg.threads] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
     http.set_payload_max_length(cfg.max_body_bytes);
+    // A keep-alive connection holds a worker thread until it has made this many
+    // requests; then it reconnects and queues behind the others (FIFO).
     http.set_keep_alive_max_count(1000);
     // Without it a keep-alive answer (headers, then body) waits ~40 ms on Nagle + delayed ACK.
     http.set_tcp_nodelay(true);
@@ -782,6 +786,29 @@ struct Server::Impl {
   }
 };
 
+namespace {
+
+// Debian's cpp-httplib 0.11 is a compiled library that listens with a backlog of
+// 5: a burst of new connections (64 clients connecting at once) overflows it and
+// the kernel drops SYNs, which clients only retry after 1-3 s. Listening again on
+// the same socket raises the backlog; the socket is found by its bound port.
+void raise_listen_backlog(int port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, SOMAXCONN);
+  }
+}
+
+}  // namespace
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { stop(); }
 
@@ -810,6 +837,7 @@ Result<int> Server::start() {
   }
   if (port < 0)
     return make_error(impl_->cfg.host + ":" + std::to_string(impl_->cfg.port), "cannot listen (address in use?)");
+  raise_listen_backlog(port);
   impl_->running = true;
   impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
   while (!impl_->http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
