@@ -197,6 +197,26 @@ TEST_F(HousesTagsCli, IndexStoresTagsAndTitlesTheFrontAndTagsOlderPhotos) {
   }
 }
 
+TEST_F(HousesTagsCli, PhotosAreTaggedAsTheyAreIndexed) {
+  testing::TempDir tmp;
+  const std::string db = (tmp / "fresh.db").string();
+  auto r = testing::run_command(bin() + " index --json --quiet --db " + shell_quote(db) +
+                                " --col listing=house" + heads() + manifest());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["retagged"].get<int>(), 0);
+  auto store = store::open_store(db);
+  ASSERT_TRUE(store) << store.message();
+  int tagged = 0;
+  auto st = (*store)->scan(model::kDefaultModelId, [&](const store::ImageWithPhoto& row) {
+    EXPECT_FALSE(row.photo.tags.heads_id.empty()) << row.image.source;
+    EXPECT_TRUE(row.photo.tags.front.has_value()) << row.image.source;
+    EXPECT_FALSE(row.photo.tags.room.empty()) << row.image.source;
+    tagged += row.photo.tags.front.has_value();
+  });
+  ASSERT_TRUE(st) << st.message();
+  EXPECT_EQ(tagged, 8);
+}
+
 TEST_F(HousesTagsCli, HeadsOfOneModelRefuseTheOther) {
   testing::TempDir tmp;
   // The heads folder for the torchvision model, given to an index run with the Keras model.

@@ -104,8 +104,8 @@ ChunkResult process_chunk(const std::vector<Item>& items, std::size_t begin, std
     }
     for (std::size_t j = b; j < e; ++j) {
       ItemResult& r = out.items[pixel_owner[j]];
+      if (opt.tagger) opt.tagger((*emb)[j - b], r.photo->tags);  // before the vector moves out
       r.photo->embedding = std::move((*emb)[j - b].vector);
-      if (opt.tagger) opt.tagger((*emb)[j - b], r.photo->tags);
       r.outcome = Outcome::kIndexed;
     }
   }
