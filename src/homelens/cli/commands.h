@@ -2,9 +2,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "homelens/model/model_spec.h"
 
 namespace homelens::cli {
 
@@ -18,6 +21,9 @@ struct CommonOptions {
   std::string models_dir;  // default: model::default_models_dir()
 };
 void add_common_options(CLI::App& cmd, CommonOptions& o);
+
+// The model spec the options name, or nullopt after printing the error to stderr.
+std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o);
 
 void add_index_command(CLI::App& app);
 void add_similar_command(CLI::App& app);

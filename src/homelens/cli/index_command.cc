@@ -31,12 +31,8 @@ struct IndexArgs {
 };
 
 int run_index(const IndexArgs& a) {
-  const std::string models_dir = a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
-  auto spec = model::find_model_spec(a.common.model, models_dir);
-  if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
-    return 1;
-  }
+  auto spec = resolve_spec(a.common);
+  if (!spec) return 1;
   Result<ingest::SourceItems> src = Error{};
   if (!a.manifest.empty()) {
     ingest::ManifestColumns cols;
@@ -62,14 +58,9 @@ int run_index(const IndexArgs& a) {
   std::shared_ptr<const tags::HeadSet> heads;
   std::size_t retagged = 0;
   if (!a.no_heads) {
-    const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
-    auto loaded = tags::load_heads_for(root, *spec);
+    auto loaded = tags::load_heads_option(a.heads_dir, *spec);
     if (!loaded) {
       std::cerr << "error: " << loaded.message() << "\n";
-      return 1;
-    }
-    if ((*loaded)->empty() && !a.heads_dir.empty()) {
-      std::cerr << "error: " << root << ": no tag heads for model " << spec->id << "\n";
       return 1;
     }
     if (!(*loaded)->empty()) {
@@ -86,7 +77,7 @@ int run_index(const IndexArgs& a) {
       }
       retagged = *n;
     } else if (!a.json && !a.quiet) {
-      std::cerr << "no tag heads for " << spec->id << " in " << root
+      std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
                 << ": photos are not tagged (see homelens train)\n";
     }
   }

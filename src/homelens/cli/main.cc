@@ -1,5 +1,7 @@
 #include <spdlog/spdlog.h>
 
+#include <iostream>
+
 #include "homelens/cli/commands.h"
 #include "homelens/model/model_spec.h"
 
@@ -18,6 +20,16 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--models-dir", o.models_dir,
                  "Folder the spec's model files are relative to (default: $HOMELENS_MODELS or "
                  "../shared/models)");
+}
+
+std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {
+  const std::string models_dir = o.models_dir.empty() ? model::default_models_dir() : o.models_dir;
+  auto spec = model::find_model_spec(o.model, models_dir);
+  if (!spec) {
+    std::cerr << "error: " << spec.message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*spec);
 }
 
 }  // namespace homelens::cli

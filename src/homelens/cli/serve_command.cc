@@ -24,12 +24,8 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop = true; }
 
 int run_serve(ServeArgs& a) {
-  const std::string models_dir = a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
-  auto spec = model::find_model_spec(a.common.model, models_dir);
-  if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
-    return 1;
-  }
+  auto spec = resolve_spec(a.common);
+  if (!spec) return 1;
   serve::ServerConfig cfg = a.cfg;
   if (!a.config_file.empty())
     if (auto st = serve::load_server_config(a.config_file, cfg); !st) {
@@ -44,22 +40,16 @@ int run_serve(ServeArgs& a) {
   cfg.db = a.common.db;
   // Uploaded photos get the same tags as indexed ones, from the same heads.
   if (!a.no_heads) {
-    const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
-    auto heads = tags::load_heads_for(root, *spec);
+    auto heads = tags::load_heads_option(a.heads_dir, *spec);
     if (!heads) {
       std::cerr << "error: " << heads.message() << "\n";
       return 1;
     }
-    if ((*heads)->empty()) {
-      if (!a.heads_dir.empty()) {
-        std::cerr << "error: " << root << ": no tag heads for model " << spec->id << "\n";
-        return 1;
-      }
-      std::cerr << "no tag heads for " << spec->id << " in " << root
+    if ((*heads)->empty())
+      std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
                 << ": uploads are not tagged (train them with scripts/setup)\n";
-    } else {
+    else
       cfg.tagger = tags::make_tagger(*heads);
-    }
   }
   auto server = serve::Server::create(cfg);
   if (!server) {

@@ -33,12 +33,8 @@ nlohmann::json opt_json(const std::optional<double>& v) {
 }
 
 int run_similar(const SimilarArgs& a) {
-  const std::string models_dir = a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
-  auto spec = model::find_model_spec(a.common.model, models_dir);
-  if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
-    return 1;
-  }
+  auto spec = resolve_spec(a.common);
+  if (!spec) return 1;
   auto store = store::open_store(a.common.db);
   if (!store) {
     std::cerr << "error: " << store.message() << "\n";

@@ -29,13 +29,8 @@ nlohmann::json probs_json(const std::map<std::string, float>& m) {
 }
 
 int run_tag(const TagArgs& a) {
-  const std::string models_dir =
-      a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
-  auto spec = model::find_model_spec(a.common.model, models_dir);
-  if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
-    return 1;
-  }
+  auto spec = resolve_spec(a.common);
+  if (!spec) return 1;
   const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
   auto heads = tags::HeadSet::load(root, spec->id);
   if (!heads) {

@@ -32,13 +32,8 @@ struct TrainArgs {
 
 int run_train(TrainArgs a) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string models_dir =
-      a.common.models_dir.empty() ? model::default_models_dir() : a.common.models_dir;
-  auto spec = model::find_model_spec(a.common.model, models_dir);
-  if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
-    return 1;
-  }
+  auto spec = resolve_spec(a.common);
+  if (!spec) return 1;
   if (a.tasks.empty()) a.tasks = {"front", "room", "style", "stories"};
   if (!a.l2.empty()) a.train.l2_grid = a.l2;
   a.train.class_weights = !a.no_class_weights;

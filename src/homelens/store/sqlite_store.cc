@@ -166,6 +166,19 @@ Image read_image(Stmt& s, int c0 = 0) {
   return im;
 }
 
+constexpr const char* kListingCols = "id, price, beds, baths, area, zip, extra";
+Listing read_listing(Stmt& q) {
+  Listing l;
+  l.id = q.text(0);
+  l.price = q.opt_double(1);
+  l.beds = q.opt_double(2);
+  l.baths = q.opt_double(3);
+  l.area = q.opt_double(4);
+  l.zip = q.text(5);
+  l.extra = json_to_map(q.text(6));
+  return l;
+}
+
 constexpr const char* kPhotoCols =
     "p.sha256, p.model_id, p.width, p.height, p.embedding, p.code, p.front, p.room, p.room_probs, "
     "p.style, p.style_probs, p.stories, p.stories_probs, p.heads_id";
@@ -394,20 +407,10 @@ Status SqliteStore::write(const WriteBatch& batch) {
 
 Status SqliteStore::scan_listings(const std::function<void(const Listing&)>& fn) {
   std::lock_guard lock(mu_);
-  Stmt q(db_, "SELECT id, price, beds, baths, area, zip, extra FROM listings ORDER BY id");
+  Stmt q(db_, (std::string("SELECT ") + kListingCols + " FROM listings ORDER BY id").c_str());
   if (!q.ok()) return error("scan_listings");
   int rc;
-  while ((rc = q.step()) == SQLITE_ROW) {
-    Listing l;
-    l.id = q.text(0);
-    l.price = q.opt_double(1);
-    l.beds = q.opt_double(2);
-    l.baths = q.opt_double(3);
-    l.area = q.opt_double(4);
-    l.zip = q.text(5);
-    l.extra = json_to_map(q.text(6));
-    fn(l);
-  }
+  while ((rc = q.step()) == SQLITE_ROW) fn(read_listing(q));
   if (rc != SQLITE_DONE) return error("scan_listings");
   return {};
 }
@@ -450,19 +453,11 @@ Result<std::optional<Photo>> SqliteStore::get_photo(const std::string& sha256,
 
 Result<std::optional<Listing>> SqliteStore::get_listing(const std::string& id) {
   std::lock_guard lock(mu_);
-  Stmt q(db_, "SELECT id, price, beds, baths, area, zip, extra FROM listings WHERE id = ?");
+  Stmt q(db_, (std::string("SELECT ") + kListingCols + " FROM listings WHERE id = ?").c_str());
   if (!q.ok()) return error("get_listing");
   q.bind(1, id);
   if (q.step() != SQLITE_ROW) return std::optional<Listing>();
-  Listing l;
-  l.id = q.text(0);
-  l.price = q.opt_double(1);
-  l.beds = q.opt_double(2);
-  l.baths = q.opt_double(3);
-  l.area = q.opt_double(4);
-  l.zip = q.text(5);
-  l.extra = json_to_map(q.text(6));
-  return std::optional<Listing>(std::move(l));
+  return std::optional<Listing>(read_listing(q));
 }
 
 Result<std::vector<Image>> SqliteStore::listing_images(const std::string& listing_id) {

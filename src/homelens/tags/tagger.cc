@@ -16,6 +16,16 @@ Result<std::shared_ptr<const HeadSet>> load_heads_for(const std::string& root,
   return std::make_shared<const HeadSet>(std::move(*set));
 }
 
+Result<std::shared_ptr<const HeadSet>> load_heads_option(const std::string& dir,
+                                                         const model::ModelSpec& spec) {
+  const std::string root = dir.empty() ? default_heads_dir() : dir;
+  auto heads = load_heads_for(root, spec);
+  if (!heads) return heads.error();
+  if ((*heads)->empty() && !dir.empty())
+    return make_error(root, "no tag heads for model " + spec.id);
+  return heads;
+}
+
 ingest::Tagger make_tagger(std::shared_ptr<const HeadSet> heads) {
   return [heads](const model::Embedding& e, store::Tags& t) {
     // The model and size were checked when the heads were loaded, so this cannot fail.

@@ -18,6 +18,11 @@ namespace homelens::tags {
 Result<std::shared_ptr<const HeadSet>> load_heads_for(const std::string& root,
                                                       const model::ModelSpec& spec);
 
+// The heads a --heads option names: `dir` must hold heads for spec's model; an
+// empty `dir` means the default heads, which may be absent (an empty set).
+Result<std::shared_ptr<const HeadSet>> load_heads_option(const std::string& dir,
+                                                         const model::ModelSpec& spec);
+
 // A Tagger filling store::Tags from a photo's embedding with `heads` (which must have been
 // checked against the embedding model, as load_heads_for does).
 ingest::Tagger make_tagger(std::shared_ptr<const HeadSet> heads);
