@@ -26,6 +26,7 @@
 #include "homelens/model/model_spec.h"
 #include "homelens/serve/server.h"
 #include "homelens/store/store.h"
+#include "support/bad_corpus.h"
 #include "support/testing.h"
 
 namespace homelens {
@@ -40,12 +41,7 @@ using testing::TempDir;
 
 constexpr const char* kKey = "test-key-123";
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_bytes;  // from support/bad_corpus.h
 
 fs::path photo_path(int house, const std::string& room) {
   return houses_dir() / "images" / (std::to_string(house) + "_" + room + ".jpg");

@@ -24,6 +24,7 @@
 #include "homelens/rank/catalog.h"
 #include "homelens/serve/server.h"
 #include "homelens/store/store.h"
+#include "support/bad_corpus.h"
 #include "support/testing.h"
 
 namespace homelens {
@@ -40,12 +41,7 @@ constexpr int kIndexedHouses = 50;  // --limit 200: houses 1..50, four photos ea
 constexpr int kReaders = 6;
 constexpr int kWriters = 2;
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::read_bytes;  // from support/bad_corpus.h
 
 std::string photo(int house, const std::string& room) {
   return read_bytes(houses_dir() / "images" / (std::to_string(house) + "_" + room + ".jpg"));
