@@ -56,6 +56,32 @@ void BM_CandidateTopK(benchmark::State& state) {
 }
 BENCHMARK(BM_CandidateTopK)->Args({10000, 1000})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The gather scan behind a candidate list, over the float rows (arg 1 = 0) or their
+// half-precision copy (1): args are (candidates, half).
+void BM_GatherScan(benchmark::State& state) {
+  const std::size_t m = state.range(0), dim = 1280;
+  const bool half = state.range(1) != 0;
+  const ExactIndex& index = corpus(100000, dim);
+  if (half && !index.has_half()) {
+    state.SkipWithError("no F16C on this CPU");
+    return;
+  }
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<std::uint32_t> pick(0, 99999);
+  std::vector<std::uint32_t> rows(m);
+  for (auto& r : rows) r = pick(rng);
+  auto q = random_unit(rng, dim);
+  std::vector<float> out(m);
+  for (auto _ : state) {
+    if (half) index.dot_rows_half(q, rows, out.data());
+    else index.dot_rows(q, rows, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m * dim * (half ? 2 : 4)) * 1e-9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_GatherScan)->Args({10000, 0})->Args({10000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -78,6 +79,18 @@ CommandResult run_command(const std::string& command_line) {
   r.out = slurp(tmp / "out");
   r.err = slurp(tmp / "err");
   return r;
+}
+
+std::vector<float> random_unit(std::mt19937& rng, std::size_t dim) {
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(dim);
+  double s = 0;
+  for (float& x : v) {
+    x = g(rng);
+    s += static_cast<double>(x) * x;
+  }
+  for (float& x : v) x = static_cast<float>(x / std::sqrt(s));
+  return v;
 }
 
 }  // namespace homelens::testing

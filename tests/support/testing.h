@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace homelens::testing {
 
@@ -49,5 +51,8 @@ CommandResult run_command(const std::string& command_line);
 
 // Quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
+
+// A random vector of unit length with dim Gaussian components.
+std::vector<float> random_unit(std::mt19937& rng, std::size_t dim);
 
 }  // namespace homelens::testing

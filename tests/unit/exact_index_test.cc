@@ -1,6 +1,8 @@
 // Exact top-k search: answers equal a brute-force scan, best first, ties by
 // smaller id, with filters, subsets, replacement and removal.
 #include "homelens/index/exact_index.h"
+#include "homelens/index/kernels.h"
+#include "support/testing.h"
 
 #include <gtest/gtest.h>
 
@@ -21,19 +23,9 @@
 namespace homelens::index {
 namespace {
 
-using Vectors = std::unordered_map<std::int64_t, std::vector<float>>;
+using homelens::testing::random_unit;
 
-std::vector<float> random_unit(std::mt19937& rng, std::size_t dim) {
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  std::vector<float> v(dim);
-  double s = 0;
-  for (float& x : v) {
-    x = g(rng);
-    s += static_cast<double>(x) * x;
-  }
-  for (float& x : v) x = static_cast<float>(x / std::sqrt(s));
-  return v;
-}
+using Vectors = std::unordered_map<std::int64_t, std::vector<float>>;
 
 // Components in {-2..2}/8: every dot product is exact in float whatever the
 // summation order, so scores tie exactly and can be compared with ==.
@@ -352,6 +344,25 @@ TEST(TopKTest, ZeroKKeepsNothingAndFewerThanKKeepsAll) {
   EXPECT_EQ(out[0].id, 2);
   EXPECT_EQ(out[1].id, 1);
   EXPECT_EQ(out[2].id, 3);
+}
+
+// The half-precision copy a large candidate scan reads stays within the stated
+// error of the exact inner products, including after a row is replaced.
+TEST(ExactIndexHalfTest, HalfScanIsWithinTheStatedErrorOfTheExactScan) {
+  ExactIndex index(1280);
+  if (!index.has_half()) GTEST_SKIP() << "this CPU has no F16C: large scans use the exact rows";
+  std::mt19937 rng(21);
+  for (std::int64_t id = 0; id < 500; ++id) ASSERT_TRUE(index.add(id, random_unit(rng, 1280)));
+  ASSERT_TRUE(index.add(7, random_unit(rng, 1280)));
+  std::vector<std::uint32_t> rows;
+  for (std::int64_t id = 499; id >= 0; id -= 2) rows.push_back(*index.row_of(id));
+  for (int q = 0; q < 20; ++q) {
+    auto query = random_unit(rng, 1280);
+    std::vector<float> exact(rows.size()), half(rows.size());
+    index.dot_rows(query, rows, exact.data());
+    index.dot_rows_half(query, rows, half.data());
+    for (std::size_t j = 0; j < rows.size(); ++j) EXPECT_NEAR(half[j], exact[j], kHalfDotError) << "row " << rows[j];
+  }
 }
 
 }  // namespace

@@ -46,8 +46,11 @@ std::vector<Hit> TopK::take() {
   return out;
 }
 
+ExactIndex::ExactIndex(std::size_t dim) : dim_(dim), half_enabled_(has_half_kernels()) {}
+
 void ExactIndex::reserve(std::size_t n) {
   data_.reserve(n * dim_);
+  if (half_enabled_) half_.reserve(n * dim_);
   ids_.reserve(n);
   row_of_.reserve(n);
 }
@@ -57,21 +60,21 @@ Status ExactIndex::add(std::int64_t id, std::span<const float> vector) {
     return make_error("image " + std::to_string(id),
                       "vector has " + std::to_string(vector.size()) + " values, index has " +
                           std::to_string(dim_));
-  if (auto it = row_of_.find(id); it != row_of_.end()) {
-    std::copy(vector.begin(), vector.end(), data_.begin() + it->second * dim_);
-    return {};
-  }
   std::uint32_t row;
-  if (!free_.empty()) {
+  if (auto it = row_of_.find(id); it != row_of_.end()) {
+    row = it->second;
+  } else if (!free_.empty()) {
     row = free_.back();
     free_.pop_back();
-    std::copy(vector.begin(), vector.end(), data_.begin() + row * dim_);
     ids_[row] = id;
   } else {
     row = static_cast<std::uint32_t>(ids_.size());
     ids_.push_back(id);
-    data_.insert(data_.end(), vector.begin(), vector.end());
+    data_.resize(data_.size() + dim_);
+    if (half_enabled_) half_.resize(half_.size() + dim_);
   }
+  std::copy(vector.begin(), vector.end(), data_.begin() + row * dim_);
+  if (half_enabled_) to_half(vector.data(), half_.data() + row * dim_, dim_);
   row_of_[id] = row;
   return {};
 }
@@ -82,6 +85,7 @@ bool ExactIndex::remove(std::int64_t id) {
   const std::uint32_t row = it->second;
   ids_[row] = kFree;
   std::fill(data_.begin() + row * dim_, data_.begin() + (row + 1) * dim_, 0.0f);
+  if (half_enabled_) std::fill(half_.begin() + row * dim_, half_.begin() + (row + 1) * dim_, 0);
   free_.push_back(row);
   row_of_.erase(it);
   return true;
@@ -96,6 +100,11 @@ std::optional<std::uint32_t> ExactIndex::row_of(std::int64_t id) const {
 void ExactIndex::dot_rows(std::span<const float> query, std::span<const std::uint32_t> rows,
                           float* out) const {
   index::dot_rows(query.data(), data_.data(), dim_, rows.data(), rows.size(), out);
+}
+
+void ExactIndex::dot_rows_half(std::span<const float> query, std::span<const std::uint32_t> rows,
+                               float* out) const {
+  index::dot_rows_half(query.data(), half_.data(), dim_, rows.data(), rows.size(), out);
 }
 
 std::span<const float> ExactIndex::vector(std::int64_t id) const {

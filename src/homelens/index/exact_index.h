@@ -13,7 +13,7 @@ namespace homelens::index {
 
 class ExactIndex final : public VectorIndex {
  public:
-  explicit ExactIndex(std::size_t dim) : dim_(dim) {}
+  explicit ExactIndex(std::size_t dim);
   std::size_t dim() const override { return dim_; }
   std::size_t size() const override { return row_of_.size(); }
   Status add(std::int64_t id, std::span<const float> vector) override;
@@ -37,10 +37,19 @@ class ExactIndex final : public VectorIndex {
   // out[j] = inner product of query with row rows[j]; the query must have dim() values.
   void dot_rows(std::span<const float> query, std::span<const std::uint32_t> rows,
                 float* out) const;
+  // Whether a half-precision copy of the rows is kept (CPUs with F16C): it halves
+  // the bytes a large candidate scan reads, and callers rescore what matters exactly.
+  bool has_half() const { return half_enabled_; }
+  // As dot_rows over the half copy, each value within kHalfDotError of the exact
+  // one for unit vectors; needs has_half().
+  void dot_rows_half(std::span<const float> query, std::span<const std::uint32_t> rows,
+                     float* out) const;
 
  private:
   std::size_t dim_;
   std::vector<float> data_;          // row_capacity() x dim_, row-major
+  std::vector<std::uint16_t> half_;  // data_ in half precision, when half_enabled_
+  bool half_enabled_;
   std::vector<std::int64_t> ids_;    // row -> id, kFree for a freed row
   std::vector<std::uint32_t> free_;  // freed rows, reused first
   std::unordered_map<std::int64_t, std::uint32_t> row_of_;

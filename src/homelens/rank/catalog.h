@@ -3,7 +3,9 @@
 // so a recommendation never waits on the database.
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,14 +26,30 @@ struct CatalogEntry {
 };
 
 struct CatalogListing {
+  std::int64_t title_row = -1;          // the title image's index row (beside the id, for the hot path)
   store::Listing listing;
   std::vector<std::int64_t> image_ids;  // by photo order
   std::int64_t title_image = -1;        // -1 when the listing has no photo
   const CatalogEntry* title = nullptr;  // the title image's entry
 };
 
+// What a candidate scan reads of each image, packed by index row so that
+// thousands of candidates touch a few contiguous cache lines each instead of
+// scattered map nodes. Tags are small codes (Catalog::tag_code).
+struct HotRow {
+  const CatalogEntry* entry = nullptr;      // nullptr for a free row
+  const CatalogListing* listing = nullptr;
+  std::int64_t image_id = 0;
+  float front = 0;
+  bool has_front = false;
+  std::uint8_t style = 0, stories = 0, room = 0;
+};
+
 class Catalog {
  public:
+  // Tag code 0 is "no tag"; kUnknownTag is a value no stored photo has.
+  static constexpr std::uint8_t kUnknownTag = 255;
+
   explicit Catalog(std::size_t dim) : index_(dim) {}
   // Loads every listing and every image embedded with model_id.
   static Result<Catalog> load(store::Store& store, const std::string& model_id);
@@ -42,6 +60,14 @@ class Catalog {
   const std::unordered_map<std::int64_t, CatalogEntry>& entries() const { return entries_; }
   const std::unordered_map<std::string, CatalogListing>& listings() const { return listings_; }
   std::size_t size() const { return entries_.size(); }
+  // The hot fields of every index row (row_capacity() of them).
+  const std::vector<HotRow>& hot() const { return hot_; }
+  // The small code of a tag value: 0 for "", kUnknownTag for a value no photo has.
+  std::uint8_t tag_code(const std::string& value) const;
+  // out[i] = the listing with id ids[i], or nullptr. Looks them up in an open-addressed
+  // table with the next lookups' memory prefetched, so a list of thousands of ids
+  // costs little more than its memory traffic.
+  void find_listings(std::span<const std::string> ids, std::vector<const CatalogListing*>& out) const;
 
   // Adds or replaces one image (its listing must have been put first, or is created bare).
   Status put(const store::Image& image, const store::Photo& photo);
@@ -54,9 +80,25 @@ class Catalog {
 
  private:
   void relink(CatalogListing& l);
+  void refresh_hot(const CatalogEntry& e);
+  CatalogListing& listing_node(const std::string& id);  // found or created (and indexed)
+  std::uint8_t intern(const std::string& value);
+  // Open addressing with linear probing over (hash, listing); capacity a power of two.
+  struct Slot {
+    std::uint64_t hash = 0;
+    const CatalogListing* listing = nullptr;
+  };
+  void slot_insert(const CatalogListing* l);
+  void slot_erase(const std::string& id);
+  static std::uint64_t hash_id(const std::string& id);
+
   index::ExactIndex index_;
   std::unordered_map<std::int64_t, CatalogEntry> entries_;
   std::unordered_map<std::string, CatalogListing> listings_;
+  std::vector<HotRow> hot_;
+  std::vector<std::string> tag_values_{""};  // code -> value
+  std::vector<Slot> slots_;
+  std::size_t slots_used_ = 0;
 };
 
 struct SimilarQuery {

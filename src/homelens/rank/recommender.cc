@@ -1,11 +1,21 @@
 #include "homelens/rank/recommender.h"
 
+#include "homelens/index/kernels.h"
+
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <thread>
 #include <unordered_map>
 
 namespace homelens::rank {
+
+namespace {
+// Candidate counts from which the scan reads the half-precision copy (below it the
+// exact scan is already well under a millisecond) and is split over two threads.
+constexpr std::size_t kApproxScanAt = 2048;
+constexpr std::size_t kSplitScanAt = 4096;
+}  // namespace
 
 bool Filters::matches(const store::Listing& l) const {
   auto within = [](const std::optional<double>& v, const std::optional<double>& lo,
@@ -54,82 +64,171 @@ float final_score(const Breakdown& b, const Weights& w) {
   return static_cast<float>(w.cls * b.cls + w.tag * b.tag + w.visual * b.visual);
 }
 
+namespace {
+
+// The query's side of score_parts in catalogue tag codes, and which tags count.
+struct CodedQuery {
+  bool has_front = false;
+  float front = 0;
+  std::uint8_t style = 0, stories = 0, room = 0;
+  int used = 0;                            // tag names in the request, as score_parts counts them
+  int n_style = 0, n_stories = 0, n_room = 0;  // times each is named
+};
+
+CodedQuery code_query(const Catalog& catalog, const QueryPhoto& q, const ScoreOptions& opt) {
+  CodedQuery c;
+  c.has_front = q.tags.front.has_value();
+  c.front = q.tags.front.value_or(0.0f);
+  c.style = catalog.tag_code(q.tags.style);
+  c.stories = catalog.tag_code(q.tags.stories);
+  c.room = catalog.tag_code(q.tags.room);
+  for (const std::string& t : opt.tags) {
+    if (t == "style") ++c.n_style, ++c.used;
+    else if (t == "stories") ++c.n_stories, ++c.used;
+    else if (t == "room") ++c.n_room, ++c.used;
+  }
+  return c;
+}
+
+// score_parts on codes: the same numbers, without touching the entries' strings.
+Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const ScoreOptions& opt) {
+  Breakdown b;
+  b.visual = std::clamp((cosine + 1.0f) * 0.5f, 0.0f, 1.0f);
+  if (q.has_front && c.has_front)
+    b.cls = opt.soft_class ? q.front * c.front
+                           : (q.front >= opt.front_threshold && c.front >= opt.front_threshold) ? 1.0f : 0.0f;
+  if (q.used) {
+    auto same = [](std::uint8_t a, std::uint8_t b2) {
+      return a != 0 && a < Catalog::kUnknownTag - 1 && a == b2;
+    };
+    const int n = q.n_style * same(q.style, c.style) + q.n_stories * same(q.stories, c.stories) +
+                  q.n_room * same(q.room, c.room);
+    b.tag = static_cast<float>(n) / q.used;
+  }
+  return b;
+}
+
+}  // namespace
+
 RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   RecommendResult out;
   const index::ExactIndex& index = catalog.index();
   if (req.k == 0 || req.query.vector.size() != index.dim()) return out;
-  // 1. The candidate photos, each once. Entries carry their row and listing, so
-  // gathering thousands of candidates costs one hash lookup each, not four.
-  std::vector<const CatalogEntry*> cands;
+  const std::vector<HotRow>& hot = catalog.hot();
+  // 1. The candidate rows, each once. Everything a candidate needs is in its hot
+  // row, so gathering thousands costs a lookup and one cache line each.
+  std::vector<std::uint32_t> rows;
   std::vector<bool> seen(index.row_capacity(), false);
   auto listing_ok = [&](const CatalogListing* l) {
     if (!l) return req.filters.empty();
     if (!req.query.listing_id.empty() && l->listing.id == req.query.listing_id) return false;
     return req.filters.empty() || req.filters.matches(l->listing);
   };
-  auto add_entry = [&](const CatalogEntry* e) {
-    if (!e || seen[e->row]) return;
-    if (req.query.image_id && *req.query.image_id == e->image.id) return;
-    seen[e->row] = true;
-    cands.push_back(e);
+  auto add_row = [&](std::int64_t row) {
+    if (row < 0 || seen[static_cast<std::size_t>(row)]) return;
+    if (req.query.image_id && *req.query.image_id == hot[static_cast<std::size_t>(row)].image_id) return;
+    seen[static_cast<std::size_t>(row)] = true;
+    rows.push_back(static_cast<std::uint32_t>(row));
   };
   auto add_listing = [&](const CatalogListing& l) {
     if (!listing_ok(&l)) return;
-    if (!req.all_photos) return add_entry(l.title);
-    for (std::int64_t id : l.image_ids) add_entry(catalog.find(id));
+    if (!req.all_photos) return add_row(l.title_row);
+    for (std::int64_t id : l.image_ids)
+      if (const CatalogEntry* e = catalog.find(id)) add_row(e->row);
   };
   if (!req.image_ids.empty() || !req.listing_ids.empty()) {
-    cands.reserve(req.image_ids.size() + req.listing_ids.size());
+    rows.reserve(req.image_ids.size() + req.listing_ids.size());
     for (std::int64_t id : req.image_ids) {
       const CatalogEntry* e = catalog.find(id);
-      if (e && listing_ok(e->listing)) add_entry(e);
+      if (e && listing_ok(e->listing)) add_row(e->row);
     }
-    for (const std::string& lid : req.listing_ids)
-      if (const CatalogListing* l = catalog.listing(lid)) add_listing(*l);
+    std::vector<const CatalogListing*> found;
+    catalog.find_listings(req.listing_ids, found);
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      if (i + 8 < found.size() && found[i + 8] && found[i + 8]->title_row >= 0)
+        __builtin_prefetch(&hot[static_cast<std::size_t>(found[i + 8]->title_row)]);
+      if (found[i]) add_listing(*found[i]);
+    }
   } else {
-    cands.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
+    rows.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
     for (const auto& [lid, l] : catalog.listings()) add_listing(l);
   }
-  out.candidates = cands.size();
-  if (cands.empty()) return out;
+  const std::size_t n = rows.size();
+  out.candidates = n;
+  if (n == 0) return out;
 
-  // 2. Cosines in one gather scan, then the cheap per-candidate parts. The scan
-  // is memory-bound; a large one is split over two threads, which together pull
-  // more bandwidth than one.
-  std::vector<std::uint32_t> rows(cands.size());
-  for (std::size_t j = 0; j < cands.size(); ++j) rows[j] = cands[j]->row;
-  std::vector<float> cos(cands.size());
-  constexpr std::size_t kSplitAt = 4096;
-  if (rows.size() >= kSplitAt && std::thread::hardware_concurrency() > 1) {
-    const std::size_t half = rows.size() / 2;
-    std::thread helper([&] {
-      index.dot_rows(req.query.vector, std::span(rows).subspan(half), cos.data() + half);
-    });
-    index.dot_rows(req.query.vector, std::span(rows).first(half), cos.data());
+  // 2. Cosines in one gather scan, then the cheap per-candidate parts. The scan is
+  // memory-bound: a large one reads the half-precision copy (half the bytes), split
+  // over two threads (which together pull more bandwidth than one), and then only
+  // the candidates that could still make the top k are rescored exactly.
+  const bool approx = index.has_half() && n >= kApproxScanAt && n > req.k;
+  std::vector<float> cos(n);
+  auto scan = [&](std::span<const std::uint32_t> part, float* dst) {
+    if (approx) index.dot_rows_half(req.query.vector, part, dst);
+    else index.dot_rows(req.query.vector, part, dst);
+  };
+  if (n >= kSplitScanAt && std::thread::hardware_concurrency() > 1) {
+    const std::size_t half = n / 2;
+    std::thread helper([&] { scan(std::span(rows).subspan(half), cos.data() + half); });
+    scan(std::span(rows).first(half), cos.data());
     helper.join();
   } else {
-    index.dot_rows(req.query.vector, rows, cos.data());
+    scan(rows, cos.data());
   }
+  const CodedQuery q = code_query(catalog, req.query, req.scoring);
   struct Scored {
-    const CatalogEntry* e;
+    std::uint32_t row;
     float score;
     Breakdown b;
   };
-  std::vector<Scored> scored(cands.size());
-  for (std::size_t j = 0; j < cands.size(); ++j) {
-    Breakdown b = score_parts(req.query.tags, cands[j]->tags, cos[j], req.scoring);
-    scored[j] = {cands[j], final_score(b, req.scoring.weights), b};
+  std::vector<Scored> scored(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    Breakdown b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
+    scored[j] = {rows[j], final_score(b, req.scoring.weights), b};
   }
-  auto better = [](const Scored& a, const Scored& b) {
-    return a.score != b.score ? a.score > b.score : a.e->image.id < b.e->image.id;
+  auto better = [&](const Scored& a, const Scored& b) {
+    return a.score != b.score ? a.score > b.score : hot[a.row].image_id < hot[b.row].image_id;
   };
+  const bool per_listing_needed = req.all_photos || !req.image_ids.empty();
+  if (approx) {
+    // A photo whose approximate score is more than twice the error below the k-th
+    // best listing's can't reach the top k: k listings score at least (k-th - error)
+    // exactly, and it scores less. Everything else gets its exact score.
+    const double error = std::abs(req.scoring.weights.visual) * 0.5 * index::kHalfDotError;
+    std::vector<float> best;
+    if (per_listing_needed) {
+      std::unordered_map<const void*, float> by_listing;
+      for (const Scored& s : scored) {
+        auto [it, inserted] = by_listing.emplace(hot[s.row].listing, s.score);
+        if (!inserted) it->second = std::max(it->second, s.score);
+      }
+      for (const auto& [l, v] : by_listing) best.push_back(v);
+    } else {
+      best.reserve(n);
+      for (const Scored& s : scored) best.push_back(s.score);
+    }
+    if (best.size() > req.k) {
+      std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(req.k - 1), best.end(),
+                       std::greater<>());
+      const double cut = best[req.k - 1] - 2 * error - 1e-6;
+      std::erase_if(scored, [&](const Scored& s) { return s.score < cut; });
+    }
+    rows.resize(scored.size());
+    for (std::size_t j = 0; j < scored.size(); ++j) rows[j] = scored[j].row;
+    cos.resize(rows.size());
+    index.dot_rows(req.query.vector, rows, cos.data());
+    for (std::size_t j = 0; j < scored.size(); ++j) {
+      scored[j].b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
+      scored[j].score = final_score(scored[j].b, req.scoring.weights);
+    }
+  }
   // 3. One result per listing: its best photo. Only needed when a listing can have
   // several candidate photos (all photos, or explicit image ids).
-  if (req.all_photos || !req.image_ids.empty()) {
+  if (per_listing_needed) {
     std::unordered_map<const void*, std::size_t> best;
     std::vector<Scored> per_listing;
     for (const Scored& s : scored) {
-      auto [it, inserted] = best.emplace(s.e->listing, per_listing.size());
+      auto [it, inserted] = best.emplace(hot[s.row].listing, per_listing.size());
       if (inserted) per_listing.push_back(s);
       else if (better(s, per_listing[it->second])) per_listing[it->second] = s;
     }
@@ -138,9 +237,10 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   const std::size_t k = std::min(req.k, scored.size());
   std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(), better);
   out.results.reserve(k);
-  for (std::size_t i = 0; i < k; ++i)
-    out.results.push_back({scored[i].e->image.listing_id, scored[i].e->image.id, scored[i].score,
-                           scored[i].b, scored[i].e});
+  for (std::size_t i = 0; i < k; ++i) {
+    const HotRow& h = hot[scored[i].row];
+    out.results.push_back({h.entry->image.listing_id, h.image_id, scored[i].score, scored[i].b, h.entry});
+  }
   return out;
 }
 

@@ -110,6 +110,14 @@ void append_number(std::string& out, double v) {
   out.append(buf, ec == std::errc() ? p : buf);
 }
 
+// Scores are floats: their shortest float form is shorter and quicker to write
+// than the double they widen to, and reads back to the same float.
+void append_number(std::string& out, float v) {
+  char buf[32];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, ec == std::errc() ? p : buf);
+}
+
 void append_opt(std::string& out, const std::optional<double>& v) {
   if (v) append_number(out, *v);
   else out += "null";
@@ -421,7 +429,7 @@ struct Server::Impl {
       const rank::CatalogListing* l = e->listing;
       if (rank) body += ',';
       body += "{\"rank\":";
-      append_number(body, ++rank);
+      append_number(body, static_cast<double>(++rank));
       body += ",\"listing_id\":";
       append_json_string(body, rec.listing_id);
       body += ",\"image_id\":";

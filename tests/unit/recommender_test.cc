@@ -1,0 +1,203 @@
+// The recommendation ranking over a synthetic catalogue: every answer is the true
+// top k of the final score (including the large candidate lists that take the
+// half-precision scan and exact rescoring), one result per listing, and the
+// catalogue's listing table stays right through removals.
+#include "homelens/rank/recommender.h"
+#include "support/testing.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace homelens::rank {
+namespace {
+
+constexpr std::size_t kDim = 96;
+
+std::vector<float> random_unit(std::mt19937& rng) { return homelens::testing::random_unit(rng, kDim); }
+
+store::Tags random_tags(std::mt19937& rng) {
+  const char* styles[] = {"spanish", "ranch", "traditional", "contemporary", "other"};
+  const char* stories[] = {"1", "2", "3"};
+  store::Tags t;
+  t.front = std::uniform_real_distribution<float>(0, 1)(rng);
+  t.style = styles[rng() % 5];
+  t.stories = stories[rng() % 3];
+  t.room = rng() % 2 ? "front" : "kitchen";
+  return t;
+}
+
+// A catalogue of `listings` listings with two photos each; vectors kept for the reference.
+struct Fixture {
+  Catalog catalog{kDim};
+  std::map<std::int64_t, std::vector<float>> vectors;
+  std::map<std::int64_t, store::Tags> tags;
+  std::map<std::int64_t, std::string> listing_of;
+  std::vector<std::string> listing_ids;
+
+  explicit Fixture(int listings) {
+    std::mt19937 rng(5);
+    std::int64_t id = 1;
+    for (int l = 0; l < listings; ++l) {
+      store::Listing li;
+      li.id = "L" + std::to_string(l);
+      li.price = 100000 + 1000 * l;
+      catalog.put_listing(li);
+      listing_ids.push_back(li.id);
+      for (int p = 0; p < 2; ++p, ++id) {
+        store::Image im;
+        im.id = id;
+        im.listing_id = li.id;
+        im.photo_order = p;
+        store::Photo ph;
+        ph.embedding = random_unit(rng);
+        ph.tags = random_tags(rng);
+        vectors[id] = ph.embedding;
+        tags[id] = ph.tags;
+        listing_of[id] = li.id;
+        EXPECT_TRUE(catalog.put(im, ph));
+      }
+    }
+  }
+};
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+// Checks `got` against a brute-force ranking of the given candidate images:
+// each score is right, best first, one per listing, and nothing left out beats the last.
+void expect_true_top_k(const Fixture& f, const RecommendRequest& req, const std::vector<std::int64_t>& cand_images,
+                       const RecommendResult& got) {
+  std::map<std::string, double> best_of_listing;
+  for (std::int64_t id : cand_images) {
+    Breakdown b = score_parts(req.query.tags, f.tags.at(id), static_cast<float>(cosine(req.query.vector, f.vectors.at(id))),
+                              req.scoring);
+    const double s = final_score(b, req.scoring.weights);
+    auto [it, inserted] = best_of_listing.emplace(f.listing_of.at(id), s);
+    if (!inserted) it->second = std::max(it->second, s);
+  }
+  ASSERT_EQ(got.results.size(), std::min(req.k, best_of_listing.size()));
+  std::set<std::string> returned;
+  for (std::size_t i = 0; i < got.results.size(); ++i) {
+    const Recommendation& r = got.results[i];
+    EXPECT_TRUE(returned.insert(r.listing_id).second) << "listing " << r.listing_id << " returned twice";
+    EXPECT_EQ(f.listing_of.at(r.image_id), r.listing_id);
+    EXPECT_NEAR(r.score, best_of_listing.at(r.listing_id), 1e-5) << "rank " << i;
+    EXPECT_NEAR(r.score, final_score(r.breakdown, req.scoring.weights), 1e-6);
+    if (i) {
+      EXPECT_GE(got.results[i - 1].score, r.score);
+    }
+  }
+  const double last = got.results.back().score;
+  for (const auto& [lid, s] : best_of_listing)
+    if (!returned.count(lid)) {
+      EXPECT_LE(s, last + 1e-5) << "listing " << lid << " left out but scores higher";
+    }
+}
+
+std::string weights_name(const ::testing::TestParamInfo<Weights>& p) {
+  static const char* const names[] = {"Default", "TagsOnly", "NegativeVisual", "VisualOnly"};
+  return names[p.index];
+}
+
+class RecommendTopK : public ::testing::TestWithParam<Weights> {};
+
+TEST_P(RecommendTopK, LargeCandidateListsGiveTheTrueTopKByFinalScore) {
+  Fixture f(3000);
+  std::mt19937 rng(9);
+  RecommendRequest req;
+  req.query.vector = random_unit(rng);
+  req.query.tags = random_tags(rng);
+  req.scoring.weights = GetParam();
+  for (std::size_t k : {10, 1000}) {
+    req.k = k;
+    // Explicit listing ids (their title photos: photo order 0 = odd image ids).
+    req.listing_ids = f.listing_ids;
+    std::vector<std::int64_t> titles;
+    for (std::int64_t id = 1; id <= 6000; id += 2) titles.push_back(id);
+    expect_true_top_k(f, req, titles, recommend(f.catalog, req));
+    // Every photo of every listing: a listing's best photo represents it.
+    req.all_photos = true;
+    std::vector<std::int64_t> all;
+    for (std::int64_t id = 1; id <= 6000; ++id) all.push_back(id);
+    expect_true_top_k(f, req, all, recommend(f.catalog, req));
+    // Explicit image ids.
+    req.all_photos = false;
+    req.listing_ids.clear();
+    req.image_ids.clear();
+    for (std::int64_t id = 1; id <= 6000; id += 3) req.image_ids.push_back(id);
+    expect_true_top_k(f, req, req.image_ids, recommend(f.catalog, req));
+    req.image_ids.clear();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Weights, RecommendTopK,
+                         ::testing::Values(Weights{1.0, 0.3, 1.0}, Weights{0.0, 1.0, 0.0}, Weights{1.0, 0.3, -1.0},
+                                           Weights{0.0, 0.0, 5.0}),
+                         weights_name);
+
+TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {
+  Fixture f(50);
+  RecommendRequest req;
+  req.query.vector = f.vectors.at(1);
+  req.query.tags = f.tags.at(1);
+  req.query.tags.style = "gothic";  // no photo has it: never a match
+  req.query.listing_id = "L0";
+  req.query.image_id = 1;
+  req.scoring.tags = {"style"};
+  req.k = 100;
+  const RecommendResult r = recommend(f.catalog, req);
+  ASSERT_EQ(r.results.size(), 49u);
+  for (const auto& rec : r.results) {
+    EXPECT_NE(rec.listing_id, "L0");
+    EXPECT_EQ(rec.breakdown.tag, 0.0f);
+  }
+}
+
+TEST(Catalog, ListingLookupsStayRightThroughRemovalsAndReadds) {
+  Fixture f(500);
+  std::vector<const CatalogListing*> found;
+  f.catalog.find_listings(f.listing_ids, found);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    ASSERT_NE(found[i], nullptr) << f.listing_ids[i];
+    EXPECT_EQ(found[i]->listing.id, f.listing_ids[i]);
+  }
+  // Remove every third listing (probe runs get holes), then look everything up again.
+  for (std::size_t i = 0; i < f.listing_ids.size(); i += 3) EXPECT_TRUE(f.catalog.remove_listing(f.listing_ids[i]));
+  std::vector<std::string> asked = f.listing_ids;
+  asked.push_back("not-a-listing");
+  f.catalog.find_listings(asked, found);
+  for (std::size_t i = 0; i < f.listing_ids.size(); ++i) {
+    if (i % 3 == 0) {
+      EXPECT_EQ(found[i], nullptr) << f.listing_ids[i] << " was removed";
+    } else {
+      ASSERT_NE(found[i], nullptr) << f.listing_ids[i];
+      EXPECT_EQ(found[i]->listing.id, f.listing_ids[i]);
+      EXPECT_EQ(found[i], f.catalog.listing(f.listing_ids[i]));
+    }
+  }
+  EXPECT_EQ(found.back(), nullptr);
+  // A removed listing indexed again is found again, with its photo as the title.
+  store::Image im;
+  im.id = 100000;
+  im.listing_id = f.listing_ids[0];
+  store::Photo ph;
+  ph.embedding = f.vectors.at(2);
+  ASSERT_TRUE(f.catalog.put(im, ph));
+  f.catalog.find_listings(std::vector<std::string>{f.listing_ids[0]}, found);
+  ASSERT_NE(found[0], nullptr);
+  EXPECT_EQ(found[0]->title_image, 100000);
+  EXPECT_EQ(f.catalog.hot()[static_cast<std::size_t>(found[0]->title_row)].image_id, 100000);
+}
+
+}  // namespace
+}  // namespace homelens::rank
