@@ -608,6 +608,19 @@ TEST_F(ServerApi, PostedPhotoIsCreatedOnceAndPostingTheSameBytesAgainReturnsTheS
   EXPECT_EQ(listing.j["zip"], "99001");
 }
 
+TEST_F(ServerApi, PostingAPhotoTheListingAlreadyHasFromTheCommandLineReturnsThatImage) {
+  Api api(port_);
+  const int before = images_now(api);
+  Reply r = api.post("/v1/images?listing_id=1", photo(1, "kitchen"), "image/jpeg");
+  ASSERT_EQ(r.status, 200) << r;
+  EXPECT_EQ(r.j["created"], false);
+  EXPECT_EQ(r.j["image_id"], id(1, "kitchen"));
+  EXPECT_EQ(images_now(api), before);
+  Reply listing = api.get("/v1/listings/1");
+  ASSERT_EQ(listing.status, 200) << listing;
+  EXPECT_EQ(listing.j["images"].size(), 4u);
+}
+
 TEST_F(ServerApi, PostedPhotoIsInTheNextRecommendationAtOnce) {
   Api api(port_);
   const std::string bytes = photo(301, "frontal");

@@ -604,12 +604,27 @@ struct Server::Impl {
     if (!existing_photo->has_value()) emb = embed_photo(up.bytes, up.filename, &width, &height);
 
     std::lock_guard wlock(write_mu);
-    auto present = store->find_image(listing_id, source, cfg.spec.id);
-    if (present && present->has_value() && (*present)->sha256 == sha) {
+    // Idempotent by content: the same bytes already in this listing (under this
+    // source when one is given; under any source, the command line's included,
+    // when none is) are that image, not a new one.
+    std::optional<std::int64_t> already;
+    if (rq.contains("source")) {
+      auto present = store->find_image(listing_id, source, cfg.spec.id);
+      if (present && present->has_value() && (*present)->sha256 == sha) already = (*present)->id;
+    } else {
       std::shared_lock lock(catalog_mu);
-      const rank::CatalogEntry* e = catalog.find((*present)->id);
-      json out = {{"created", false}, {"image_id", (*present)->id}, {"listing_id", listing_id}, {"sha256", sha},
-                  {"image_url", image_url((*present)->id)}, {"tags", e ? tags_json(e->tags) : json(nullptr)}};
+      if (const rank::CatalogListing* l = catalog.listing(listing_id))
+        for (std::int64_t id : l->image_ids)
+          if (const rank::CatalogEntry* e = catalog.find(id); e && e->sha256 == sha) {
+            already = id;
+            break;
+          }
+    }
+    if (already) {
+      std::shared_lock lock(catalog_mu);
+      const rank::CatalogEntry* e = catalog.find(*already);
+      json out = {{"created", false}, {"image_id", *already}, {"listing_id", listing_id}, {"sha256", sha},
+                  {"image_url", image_url(*already)}, {"tags", e ? tags_json(e->tags) : json(nullptr)}};
       res.status = 200;
       res.set_content(dump(out), "application/json");
       return;
