@@ -424,7 +424,18 @@ struct Server::Impl {
     std::string body = "{\"query\":" + dump(query_j) + ",\"results\":[";
     body.reserve(body.size() + result.results.size() * 320);
     int rank = 0;
-    for (const auto& rec : result.results) {
+    const auto& recs = result.results;
+    for (std::size_t i = 0; i < recs.size(); ++i) {
+      // Results sit in scattered map nodes: fetch the entries (and then their
+      // listings) a few results ahead, so 1,000 results don't wait on memory one by one.
+      if (i + 16 < recs.size()) {
+        __builtin_prefetch(recs[i + 16].entry);
+        __builtin_prefetch(&recs[i + 16].entry->tags);
+        __builtin_prefetch(&recs[i + 16].entry->tags.style);
+        __builtin_prefetch(&recs[i + 16].entry->tags.stories);
+      }
+      if (i + 8 < recs.size() && recs[i + 8].entry->listing) __builtin_prefetch(recs[i + 8].entry->listing);
+      const auto& rec = recs[i];
       const rank::CatalogEntry* e = rec.entry;
       const rank::CatalogListing* l = e->listing;
       if (rank) body += ',';
