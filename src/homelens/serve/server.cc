@@ -19,6 +19,7 @@
 #include "homelens/model/embedding.h"
 #include "homelens/rank/catalog.h"
 #include "homelens/serve/metrics.h"
+#include "homelens/serve/request_json.h"
 #include "homelens/store/store.h"
 
 namespace homelens::serve {
@@ -232,6 +233,8 @@ struct Server::Impl {
     std::string bytes;
     std::string filename = "upload";
     json request = json::object();
+    // candidates.listing_ids, parsed straight into strings (request_json.h).
+    std::optional<std::vector<std::string>> listing_ids;
   };
 
   Upload read_upload(const httplib::Request& req, bool photo_required) const {
@@ -243,11 +246,11 @@ struct Server::Impl {
         up.bytes = f.content;
         if (!f.filename.empty()) up.filename = f.filename;
       }
-      if (req.has_file("request")) up.request = parse_json(req.get_file_value("request").content);
+      if (req.has_file("request")) parse_request(req.get_file_value("request").content, up);
     } else if (type.rfind("image/", 0) == 0 || type == "application/octet-stream") {
       up.bytes = req.body;
     } else {
-      up.request = parse_json(req.body);
+      parse_request(req.body, up);
     }
     if (photo_required && up.bytes.empty())
       throw ApiError(bad_request("no photo: send it as multipart field \"image\" or as the body "
@@ -255,12 +258,12 @@ struct Server::Impl {
     return up;
   }
 
-  static json parse_json(const std::string& body) {
-    if (body.empty()) return json::object();
-    json j = json::parse(body, nullptr, false);
-    if (j.is_discarded()) throw ApiError(bad_request("the body is not valid JSON"));
-    if (!j.is_object()) throw ApiError(bad_request("the JSON body must be an object"));
-    return j;
+  static void parse_request(const std::string& body, Upload& up) {
+    if (body.empty()) return;
+    auto parsed = parse_request_json(body);
+    if (!parsed) throw ApiError(bad_request(parsed.message()));
+    up.request = std::move(parsed->body);
+    up.listing_ids = std::move(parsed->listing_ids);
   }
 
   // Decodes, embeds and tags a photo. Bad photos are 415/422 with the decoder's reason.
@@ -305,7 +308,8 @@ struct Server::Impl {
   }
 
   // Everything in a recommend request except the query photo.
-  rank::RecommendRequest parse_recommend(const json& j) const {
+  // ids: candidates.listing_ids when the parser took them out of the DOM.
+  rank::RecommendRequest parse_recommend(const json& j, std::optional<std::vector<std::string>>* ids = nullptr) const {
     rank::RecommendRequest r;
     r.scoring = cfg.scoring;
     r.k = 10;
@@ -319,7 +323,9 @@ struct Server::Impl {
     if (j.contains("candidates")) {
       const json& c = j["candidates"];
       if (!c.is_object()) throw ApiError(bad_request("candidates must be an object"));
-      if (c.contains("listing_ids")) {
+      if (ids && *ids) {
+        r.listing_ids = std::move(**ids);
+      } else if (c.contains("listing_ids")) {
         if (!c["listing_ids"].is_array()) throw ApiError(bad_request("candidates.listing_ids must be an array"));
         for (const auto& v : c["listing_ids"]) {
           if (v.is_string()) r.listing_ids.push_back(v.get<std::string>());
@@ -382,7 +388,8 @@ struct Server::Impl {
     const auto t0 = Clock::now();
     Upload up = read_upload(req, false);
     apply_query_params(req, up.request);
-    rank::RecommendRequest r = parse_recommend(up.request);
+    if (req.has_param("listing_ids")) up.listing_ids.reset();  // the query string's list wins, as for every field
+    rank::RecommendRequest r = parse_recommend(up.request, &up.listing_ids);
     json query_j = json::object();
     std::optional<model::Embedding> uploaded;
     if (!up.bytes.empty()) uploaded = embed_photo(up.bytes, up.filename);  // outside the lock
