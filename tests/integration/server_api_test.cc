@@ -879,6 +879,38 @@ TEST_F(ServerApi, A50MegabyteBodyIs413AndTheServerKeepsAnswering) {
   check_results(fresh.recommend({{"query", {{"image_id", id(1, "frontal")}}}}));
 }
 
+// The server runs in this process, so its peak memory is ours: a chunked body of
+// 400 MB must be refused as it arrives, not held whole before the 413.
+std::size_t peak_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6)) / 1024;
+  return 0;
+}
+
+TEST_F(ServerApi, AHugeChunkedBodyIsRefusedWithoutBeingHeldInMemory) {
+  Api api(port_);
+  const std::string block(1u << 20, 'x');
+  const std::size_t before = peak_rss_mb();
+  std::size_t sent = 0;
+  Reply r = reply_of(api.raw().Post(
+      "/v1/recommend",
+      [&](std::size_t, httplib::DataSink& sink) {
+        if (sent >= 400) {
+          sink.done();
+          return true;
+        }
+        sink.write(block.data(), block.size());
+        ++sent;
+        return true;
+      },
+      "image/jpeg"));
+  if (r.status != -1) expect_error(r, {413}, "400 MB chunked photo");
+  EXPECT_LT(peak_rss_mb(), before + 150) << "peak memory grew by more than the 20 MB limit allows";
+  Api fresh(port_);
+  EXPECT_EQ(fresh.get("/healthz").status, 200);
+}
+
 TEST_F(ServerApi, NonImageUploadIs415Or422AndStoresNothing) {
   Api api(port_);
   const int before = images_now(api);

@@ -201,22 +201,76 @@ struct Server::Impl {
                                  std::function<void(const httplib::Request&, httplib::Response&)> fn) {
     return [this, name, fn](const httplib::Request& req, httplib::Response& res) {
       const auto t0 = Clock::now();
-      try {
-        // httplib enforces the limit only on bodies with a Content-Length; chunked ones get here.
-        std::size_t body_bytes = req.body.size();
-        for (const auto& [field, file] : req.files) body_bytes += file.content.size();
-        if (body_bytes > cfg.max_body_bytes)
-          throw ApiError{413, "payload_too_large", "the request body is over the size limit"};
-        fn(req, res);
-        if (res.status == -1) res.status = 200;  // httplib sets it only after we return
-      } catch (const ApiError& e) {
-        send_error(res, e);
-      } catch (const std::exception& e) {
-        send_error(res, {500, "internal", e.what()});
-      }
+      guarded(res, [&] { fn(req, res); });
       metrics.observe(name, req.method, res.status,
                       std::chrono::duration<double>(Clock::now() - t0).count());
     };
+  }
+
+  // As route, for requests with a body: the body is read here, piece by piece,
+  // and refused with 413 the moment it passes the limit. httplib itself enforces
+  // the limit only for bodies with a Content-Length, so a chunked upload would
+  // otherwise be held in memory whole, however large.
+  httplib::Server::HandlerWithContentReader route_with_body(
+      const std::string& name, std::function<void(const httplib::Request&, httplib::Response&)> fn) {
+    return [this, name, fn](const httplib::Request& req, httplib::Response& res,
+                            const httplib::ContentReader& reader) {
+      const auto t0 = Clock::now();
+      guarded(res, [&] {
+        const ApiError too_large{413, "payload_too_large", "the request body is over the size limit"};
+        httplib::Request full = req;
+        std::size_t total = 0;
+        bool over = false;
+        auto take = [&](std::size_t n) {
+          total += n;
+          over = over || total > cfg.max_body_bytes;
+          return !over;
+        };
+        bool read = false;
+        if (req.is_multipart_form_data()) {
+          httplib::MultipartFormData* current = nullptr;
+          read = reader(
+              [&](const httplib::MultipartFormData& part) {
+                current = &full.files.emplace(part.name, part)->second;
+                return true;
+              },
+              [&](const char* data, std::size_t n) {
+                if (!take(n)) return false;
+                if (current) current->content.append(data, n);
+                return true;
+              });
+        } else {
+          read = reader([&](const char* data, std::size_t n) {
+            if (!take(n)) return false;
+            full.body.append(data, n);
+            return true;
+          });
+        }
+        // A declared length over the limit: httplib has skipped the body without handing it over.
+        if (req.has_header("Content-Length")) {
+          const std::string declared = req.get_header_value("Content-Length");
+          if (declared.size() > 18 || std::stoull("0" + declared) > cfg.max_body_bytes) throw too_large;
+        }
+        if (over) throw too_large;
+        if (!read) throw ApiError(bad_request("the request body could not be read (broken chunked or multipart encoding)"));
+        fn(full, res);
+      });
+      metrics.observe(name, req.method, res.status,
+                      std::chrono::duration<double>(Clock::now() - t0).count());
+    };
+  }
+
+  // Runs a handler body, turning ApiError and other exceptions into JSON errors.
+  template <class Body>
+  void guarded(httplib::Response& res, const Body& body) {
+    try {
+      body();
+      if (res.status == -1) res.status = 200;  // httplib sets it only after we return
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      send_error(res, {500, "internal", e.what()});
+    }
   }
 
   void require_key(const httplib::Request& req) const {
@@ -812,11 +866,11 @@ struct Server::Impl {
     });
     using R = const httplib::Request&;
     using W = httplib::Response&;
-    http.Post("/v1/recommend", route("/v1/recommend", [this](R q, W s) { handle_recommend(q, s); }));
+    http.Post("/v1/recommend", route_with_body("/v1/recommend", [this](R q, W s) { handle_recommend(q, s); }));
     http.Get("/v1/listings", route("/v1/listings", [this](R q, W s) { handle_list_listings(q, s); }));
     http.Get(R"(/v1/listings/([^/]+))", route("/v1/listings/{id}", [this](R q, W s) { handle_get_listing(q, s); }));
     http.Delete(R"(/v1/listings/([^/]+))", route("/v1/listings/{id}", [this](R q, W s) { handle_delete_listing(q, s); }));
-    http.Post("/v1/images", route("/v1/images", [this](R q, W s) { handle_post_image(q, s); }));
+    http.Post("/v1/images", route_with_body("/v1/images", [this](R q, W s) { handle_post_image(q, s); }));
     http.Get(R"(/v1/images/([^/]+))", route("/v1/images/{id}", [this](R q, W s) { handle_get_image(q, s); }));
     http.Delete(R"(/v1/images/([^/]+))", route("/v1/images/{id}", [this](R q, W s) { handle_delete_image(q, s); }));
     http.Get(R"(/v1/images/([^/]+)/content)", route("/v1/images/{id}/content", [this](R q, W s) { handle_image_content(q, s); }));
