@@ -880,7 +880,8 @@ TEST_F(ServerApi, A50MegabyteBodyIs413AndTheServerKeepsAnswering) {
 }
 
 // The server runs in this process, so its peak memory is ours: a chunked body of
-// 400 MB must be refused as it arrives, not held whole before the 413.
+// 1 GB must be refused as it arrives, not held whole before the 413. (Reading up to
+// the 20 MB limit costs well under 300 MB of peak even with ASan's quarantine.)
 std::size_t peak_rss_mb() {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)
@@ -896,7 +897,7 @@ TEST_F(ServerApi, AHugeChunkedBodyIsRefusedWithoutBeingHeldInMemory) {
   Reply r = reply_of(api.raw().Post(
       "/v1/recommend",
       [&](std::size_t, httplib::DataSink& sink) {
-        if (sent >= 400) {
+        if (sent >= 1024) {
           sink.done();
           return true;
         }
@@ -905,8 +906,8 @@ TEST_F(ServerApi, AHugeChunkedBodyIsRefusedWithoutBeingHeldInMemory) {
         return true;
       },
       "image/jpeg"));
-  if (r.status != -1) expect_error(r, {413}, "400 MB chunked photo");
-  EXPECT_LT(peak_rss_mb(), before + 150) << "peak memory grew by more than the 20 MB limit allows";
+  if (r.status != -1) expect_error(r, {413}, "1 GB chunked photo");
+  EXPECT_LT(peak_rss_mb(), before + 300) << "peak memory grew by far more than the 20 MB limit allows";
   Api fresh(port_);
   EXPECT_EQ(fresh.get("/healthz").status, 200);
 }
