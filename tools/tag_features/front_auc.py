@@ -8,14 +8,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.metrics import roc_auc_score, balanced_accuracy_score
-SHARED=os.environ.get('HOMELENS_SHARED', os.path.join(os.path.dirname(__file__), '../../../shared'))
-D=SHARED+'/data/houses_dataset/'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import SHARED, D, labeled, COLUMN
 z=np.load(sys.argv[1]); paths=list(z['paths'])
-lab={r['house_id']:r for r in csv.DictReader(open(D+'labels_train.csv'))}
-merge={'72':'59','214':'199','293':'292','351':'331'}
-idx=[i for i,p in enumerate(paths) if p.split('/')[-1].split('_')[0] in lab]
-hid=[paths[i].split('/')[-1].split('_')[0] for i in idx]
-groups=np.array([int(merge.get(h,h)) for h in hid])
+idx, hid, groups, lab = labeled(paths)
 y=np.array([int(lab[h]['is_front']) for h in hid])
 for spec in ['crop','nat','nat320']:
   X=z[spec][idx]
