@@ -55,11 +55,30 @@ TEST_F(Dataset, FrontTaskAddsInteriorsAsNegativesOutsideTheSubset) {
 }
 
 TEST_F(Dataset, RoomTaskComesFromTheManifest) {
+  opt_.labels.clear();
   auto s = load_task(Task::kRoom, opt_);
   ASSERT_TRUE(s) << s.message();
   ASSERT_EQ(s->examples.size(), 4u);
   EXPECT_EQ(s->classes[s->examples[0].label], "front");
   EXPECT_EQ(s->classes[s->examples[1].label], "kitchen");
+}
+
+TEST_F(Dataset, HousesMissingFromTheLabelsTrainNoHeadUnlessAllHousesAreAsked) {
+  // House 2 stands for a held-out test house: its photos must not train room or front.
+  labels("house_id,style,is_front\n1,spanish,1\n");
+  for (Task t : {Task::kRoom, Task::kFront}) {
+    auto s = load_task(t, opt_);
+    ASSERT_TRUE(s) << s.message();
+    ASSERT_EQ(s->examples.size(), 2u) << task_name(t);
+    for (const auto& e : s->examples) EXPECT_EQ(e.group, "1") << task_name(t) << " " << e.path;
+  }
+  opt_.all_houses = true;
+  auto room = load_task(Task::kRoom, opt_);
+  ASSERT_TRUE(room) << room.message();
+  EXPECT_EQ(room->examples.size(), 4u);
+  auto front = load_task(Task::kFront, opt_);
+  ASSERT_TRUE(front) << front.message();
+  EXPECT_EQ(front->examples.size(), 3u);  // house 1's two photos and house 2's bedroom
 }
 
 TEST_F(Dataset, MissingColumnIsNamed) {

@@ -199,7 +199,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option(
       "--labels", a->data.labels,
       "Hand labels (house_id, style, stories, is_front, *_conf), e.g. "
-      "../shared/data/houses_dataset/labels_train.csv; needed by front, style, stories");
+      "../shared/data/houses_dataset/labels_train.csv; needed by front, style, stories. Room and "
+      "front train only on the photos of the houses it lists (the others are held out)");
+  cmd->add_flag("--all-houses", a->data.all_houses,
+                "Room and front: train on the photos of every manifest house, labeled or not");
   cmd->add_option("--heads", a->heads_dir,
                   "Heads root: heads go to DIR/MODEL_ID/TASK.json (default: $HOMELENS_HEADS or "
                   "the repository's heads/)");

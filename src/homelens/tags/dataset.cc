@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "homelens/ingest/csv.h"
 
@@ -58,6 +59,17 @@ Result<Csv> open_csv(const std::string& path) {
   for (std::size_t i = 0; i < c.table.header.size(); ++i)
     c.cols[trim(c.table.header[i])] = static_cast<int>(i);
   return c;
+}
+
+// The house ids of a labels file: the houses whose photos may train a head.
+Result<std::set<std::string>> read_labeled_houses(const std::string& path) {
+  auto csv = open_csv(path);
+  if (!csv) return csv.error();
+  auto ih = csv->need("house_id");
+  if (!ih) return ih.error();
+  std::set<std::string> ids;
+  for (const auto& row : csv->table.rows) ids.insert(trim(row.fields[*ih]));
+  return ids;
 }
 
 // One photo of the houses manifest.
@@ -190,7 +202,15 @@ Result<LabeledSet> load_task(Task task, const DatasetOptions& o) {
   if (!houses) return houses.error();
 
   if (task == Task::kRoom) {
+    std::set<std::string> labeled;
+    const bool restrict = !o.labels.empty() && !o.all_houses;
+    if (restrict) {
+      auto ids = read_labeled_houses(o.labels);
+      if (!ids) return ids.error();
+      labeled = std::move(*ids);
+    }
     for (const auto& p : *houses) {
+      if (restrict && !labeled.count(p.house)) continue;
       Example e;
       e.path = p.path;
       e.group = p.house;
@@ -241,8 +261,11 @@ Result<LabeledSet> load_task(Task task, const DatasetOptions& o) {
   if (task == Task::kFront) {
     // Interiors are negatives of every house: their label comes from the manifest, not a person.
     set.subset_name = "front photos";
+    std::set<std::string> labeled;
+    for (const auto& e : set.examples) labeled.insert(e.group);
     for (const auto& p : *houses) {
       if (p.room == "frontal") continue;
+      if (!o.all_houses && !labeled.count(p.house)) continue;
       Example e;
       e.path = p.path;
       e.group = p.house;

@@ -43,7 +43,11 @@ struct DatasetOptions {
   std::string manifest;
   // Hand labels: house_id, and the task's column (style, stories or is_front), optionally
   // style_conf / stories_conf (high/low). Each house_id must have a frontal photo in the manifest.
+  // For room (optional there) and for the front task's interiors, only the houses it lists
+  // contribute photos unless all_houses: the manifest's other houses are the held-out test
+  // houses, and a head must not have seen the photos it will be judged on.
   std::string labels;
+  bool all_houses = false;
   // Weight of a label marked *_conf=low.
   double low_conf_weight = 0.5;
   // Front task: weight of the frontal photos labeled is_front=0 (hard negatives) relative
