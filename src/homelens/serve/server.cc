@@ -105,15 +105,10 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-void append_number(std::string& out, double v) {
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, ec == std::errc() ? p : buf);
-}
-
-// Scores are floats: their shortest float form is shorter and quicker to write
-// than the double they widen to, and reads back to the same float.
-void append_number(std::string& out, float v) {
+// Shortest round-trip form of an integer, double or float: scores are floats, whose
+// shortest form is shorter and quicker to write than the double they widen to.
+template <class T>
+void append_number(std::string& out, T v) {
   char buf[32];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, ec == std::errc() ? p : buf);
@@ -501,11 +496,11 @@ struct Server::Impl {
       const rank::CatalogListing* l = e->listing;
       if (rank) body += ',';
       body += "{\"rank\":";
-      append_number(body, static_cast<double>(++rank));
+      append_number(body, ++rank);
       body += ",\"listing_id\":";
       append_json_string(body, rec.listing_id);
       body += ",\"image_id\":";
-      append_number(body, static_cast<double>(rec.image_id));
+      append_number(body, rec.image_id);
       body += ",\"score\":";
       append_number(body, rec.score);
       body += ",\"breakdown\":{\"class\":";
@@ -515,7 +510,7 @@ struct Server::Impl {
       body += ",\"visual\":";
       append_number(body, rec.breakdown.visual);
       body += "},\"image_url\":\"/v1/images/";
-      append_number(body, static_cast<double>(rec.image_id));
+      append_number(body, rec.image_id);
       body += "/content\",\"listing\":{\"price\":";
       append_opt(body, l ? l->listing.price : std::nullopt);
       body += ",\"beds\":";
@@ -541,7 +536,7 @@ struct Server::Impl {
     }
     lock.unlock();
     body += "],\"candidates\":";
-    append_number(body, static_cast<double>(result.candidates));
+    append_number(body, result.candidates);
     body += ",\"weights\":{\"class\":";
     append_number(body, r.scoring.weights.cls);
     body += ",\"tag\":";
