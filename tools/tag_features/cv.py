@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.metrics import balanced_accuracy_score, accuracy_score, log_loss
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import SHARED, D, labeled, COLUMN
+from common import labeled
 z=np.load(sys.argv[1])
 paths=list(z['paths'])
 idx, hid, groups, lab = labeled(paths)

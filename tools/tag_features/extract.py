@@ -5,7 +5,7 @@
 #   /usr/bin/python3 extract.py front OUT.npz
 import cv2, numpy as np, csv, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import SHARED, D, labeled, COLUMN
+from common import SHARED, D
 net=cv2.dnn.readNetFromONNX(SHARED+'/models/mobilenetv2-torchvision-imagenet/mobilenetv2_fp32.onnx')
 mean=np.array([0.485,0.456,0.406],np.float32); std=np.array([0.229,0.224,0.225],np.float32)
 L_final='onnx_node_output_0!627_quantized_f_clip'; L160='onnx_node_output_0!452_quantized_f'; L96='onnx_node_output_0!426_quantized_f'; L320='onnx_node_output_0!624_quantized_f'

@@ -93,9 +93,8 @@ def cv(a):
     idx, hid, groups, lab = labeled(paths)
     X = torch.from_numpy(z['X'][idx].astype(np.float32))
     classes = {'front': ['0', '1'], 'style': ['spanish', 'ranch', 'traditional', 'contemporary', 'other'], 'stories': ['1', '2', '3']}
-    column = {'front': 'is_front', 'style': 'style', 'stories': 'stories'}
     tasks = list(classes)
-    Y = {t: np.array([classes[t].index(lab[h][column[t]]) for h in hid]) for t in tasks}
+    Y = {t: np.array([classes[t].index(lab[h][COLUMN[t]]) for h in hid]) for t in tasks}
     W = {t: torch.tensor([a.low_conf_weight if t != 'front' and lab[h][t + '_conf'] == 'low' else 1.0 for h in hid]) for t in tasks}
 
     class Net(nn.Module):

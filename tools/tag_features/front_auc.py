@@ -9,7 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.metrics import roc_auc_score, balanced_accuracy_score
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import SHARED, D, labeled, COLUMN
+from common import labeled
 z=np.load(sys.argv[1]); paths=list(z['paths'])
 idx, hid, groups, lab = labeled(paths)
 y=np.array([int(lab[h]['is_front']) for h in hid])

@@ -259,7 +259,7 @@ Result<LabeledSet> load_task(Task task, const DatasetOptions& o) {
   }
 
   if (task == Task::kFront) {
-    // Interiors are negatives of every house: their label comes from the manifest, not a person.
+    // Interiors are negatives of every labeled house: their label comes from the manifest.
     set.subset_name = "front photos";
     std::set<std::string> labeled;
     for (const auto& e : set.examples) labeled.insert(e.group);
