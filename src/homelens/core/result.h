@@ -10,9 +10,22 @@
 
 namespace homelens {
 
+// What kind of failure an Error is, so callers can react (the server maps each
+// to one HTTP status in serve/errors.h) without parsing messages.
+enum class ErrorCode {
+  kInternal,         // a bug or an unexpected failure
+  kNotFound,         // the named thing does not exist
+  kInvalidArgument,  // the caller's input is wrong (bad photo, bad request field, bad row)
+  kConflict,         // the input contradicts what is stored
+  kUnavailable,      // a resource is exhausted or unreachable for now: retry later
+  kCorruption,       // stored data is unreadable or of an unknown version
+  kIO,               // a file or the database could not be read or written
+};
+
 // A failure with a human-readable message such as "photo.jpg: truncated JPEG".
 struct Error {
   std::string message;
+  ErrorCode code = ErrorCode::kInternal;
 };
 
 // Either a value or an Error. Accessing value() of an error result is a bug.
@@ -35,6 +48,7 @@ class [[nodiscard]] Result {
 
   const Error& error() const { assert(!ok()); return std::get<1>(v_); }
   const std::string& message() const { return error().message; }
+  ErrorCode code() const { return error().code; }
 
  private:
   std::variant<T, Error> v_;
@@ -51,14 +65,30 @@ class [[nodiscard]] Status {
   explicit operator bool() const { return ok(); }
   const Error& error() const { assert(!ok()); return *error_; }
   const std::string& message() const { return error().message; }
+  ErrorCode code() const { return error().code; }
 
  private:
   std::optional<Error> error_;
 };
 
 // Builds an Error from a subject (file, row, id) and a reason.
-inline Error make_error(const std::string& subject, const std::string& reason) {
-  return Error{subject.empty() ? reason : subject + ": " + reason};
+inline Error make_error(const std::string& subject, const std::string& reason,
+                        ErrorCode code = ErrorCode::kInternal) {
+  return Error{subject.empty() ? reason : subject + ": " + reason, code};
+}
+
+// The code's name as it appears in logs and API errors ("not_found", ...).
+inline const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kCorruption: return "corruption";
+    case ErrorCode::kIO: return "io_error";
+    case ErrorCode::kInternal: break;
+  }
+  return "internal";
 }
 
 }  // namespace homelens
