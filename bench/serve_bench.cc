@@ -124,8 +124,8 @@ int main(int argc, char** argv) {
   make_synthetic_db(db, listings, per_listing, spec->id);
 
   serve::ServerConfig cfg;
-  cfg.db = db;
-  cfg.spec = *spec;
+  cfg.engine.db = db;
+  cfg.engine.spec = *spec;
   cfg.port = 0;
   const double rss_before = rss_mb();
   auto server = serve::Server::create(cfg);
@@ -197,7 +197,7 @@ int main(int argc, char** argv) {
   (*server)->stop();
 
   if (!houses_db.empty()) {
-    cfg.db = houses_db;
+    cfg.engine.db = houses_db;
     auto houses = serve::Server::create(cfg);
     if (!houses) {
       std::fprintf(stderr, "%s\n", houses.message().c_str());

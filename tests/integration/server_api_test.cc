@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "homelens/image/decode.h"
 #include "homelens/model/model_spec.h"
 #include "homelens/serve/server.h"
 #include "homelens/store/store.h"
@@ -212,8 +213,8 @@ std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begi
 std::unique_ptr<serve::Server> start_server(const fs::path& db, const std::string& api_key,
                                             int* port, std::string* error) {
   serve::ServerConfig cfg;
-  cfg.db = db.string();
-  cfg.spec = default_spec();
+  cfg.engine.db = db.string();
+  cfg.engine.spec = default_spec();
   cfg.host = "127.0.0.1";
   cfg.port = 0;
   cfg.api_key = api_key;
@@ -560,6 +561,44 @@ TEST_F(ServerApi, ImageContentIsTheExactPhotoBytesAsJpeg) {
   ASSERT_EQ(r.status, 200) << r.status;
   EXPECT_EQ(r.content_type, "image/jpeg");
   EXPECT_TRUE(r.body == photo(2, "bedroom")) << "content differs from 2_bedroom.jpg";
+}
+
+// Re-indexing a source can change an image's bytes, so caching is tied to their hash.
+TEST_F(ServerApi, ImageContentCarriesItsHashAsETagAndAMatchingIfNoneMatchIs304) {
+  Api api(port_);
+  const std::string path = "/v1/images/" + std::to_string(id(2, "bedroom")) + "/content";
+  auto first = api.raw().Get(path);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  const std::string etag = first->get_header_value("ETag");
+  EXPECT_EQ(etag, "\"" + image::sha256_hex(photo(2, "bedroom")) + "\"");
+  EXPECT_EQ(first->get_header_value("Cache-Control").find("immutable"), std::string::npos);
+  auto again = api.raw().Get(path, {{"If-None-Match", etag}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 304);
+  EXPECT_TRUE(again->body.empty());
+  auto other = api.raw().Get(path, {{"If-None-Match", "\"not-the-hash\""}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+  EXPECT_TRUE(other->body == photo(2, "bedroom"));
+}
+
+// Converting a double outside an integer's range is undefined behaviour: such
+// numbers are refused before any conversion.
+TEST_F(ServerApi, NumbersOutsideTheirRangeAre400) {
+  Api api(port_);
+  for (const char* q : {"offset=1e300", "offset=-1", "offset=2.5", "limit=1e300&offset=1e19"})
+    expect_error(api.get(std::string("/v1/listings?") + q), {400}, q);
+  EXPECT_EQ(api.get("/v1/listings?limit=1e300").status, 200) << "limit is clamped into 1..200";
+  for (const json& body : {json{{"query", {{"image_id", 1e300}}}}, json{{"query", {{"image_id", -1e300}}}},
+                           json{{"query", {{"listing_id", "1"}}}, {"k", 1e300}},
+                           json{{"query", {{"listing_id", "1"}}}, {"candidates", {{"image_ids", {1e300}}}}}})
+    expect_error(api.recommend(body), {400}, body.dump());
+  for (const char* order : {"1e300", "-1e300", "nan", "3.5"})
+    expect_error(api.post(std::string("/v1/images?listing_id=range-test&photo_order=") + order,
+                          photo(3, "frontal"), "image/jpeg"),
+                 {400}, std::string("photo_order=") + order);
+  EXPECT_EQ(api.get("/v1/listings/range-test").status, 404) << "nothing was stored";
 }
 
 TEST_F(ServerApi, ListingsPageFiltersAndPages) {
@@ -1256,6 +1295,91 @@ TEST(ServeCommand, ServesOnThePortItPrintsAndExitsCleanlyOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << read_bytes(err_path);
   Api after(port);
   EXPECT_EQ(after.get("/healthz").status, -1) << "still answering after exit";
+}
+
+
+TEST(ServerConfigCheck, ANonLoopbackAddressWithoutAnApiKeyIsRefusedUnlessAllowed) {
+  TempDir dir;
+  serve::ServerConfig cfg;
+  cfg.engine.db = copy_db(dir.path()).string();
+  cfg.engine.spec = default_spec();
+  cfg.host = "0.0.0.0";
+  auto refused = serve::Server::create(cfg);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.message().find("API key"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("0.0.0.0"), std::string::npos) << refused.message();
+  cfg.api_key = "k";
+  EXPECT_TRUE(serve::Server::create(cfg)) << "with a key it may serve any address";
+  cfg.api_key.clear();
+  cfg.allow_open_writes = true;
+  EXPECT_TRUE(serve::Server::create(cfg)) << "--allow-open-writes says so explicitly";
+  cfg.allow_open_writes = false;
+  cfg.host = "127.0.0.2";
+  EXPECT_TRUE(serve::Server::create(cfg)) << "all of 127/8 is loopback";
+}
+
+// `homelens serve ARGS` as a child process; the port it printed.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = -1;
+  std::string first_line;
+};
+
+ServeProcess spawn_serve(const std::vector<std::string>& extra_args, const std::string& err_path) {
+  std::vector<std::string> args = {testing::homelens_bin().string(), "serve", "--port", "0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ServeProcess p;
+  int out[2];
+  if (pipe(out) != 0) return p;
+  p.pid = fork();
+  if (p.pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    close(out[1]);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err >= 0) dup2(err, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pf{out[0], POLLIN, 0};
+    if (poll(&pf, 1, 200) <= 0) continue;
+    char c;
+    if (read(out[0], &c, 1) != 1 || c == '\n') break;
+    p.first_line += c;
+  }
+  close(out[0]);
+  std::smatch m;
+  if (std::regex_search(p.first_line, m, std::regex(R"(on http://127\.0\.0\.1:(\d+)/)")))
+    p.port = std::stoi(m[1].str());
+  return p;
+}
+
+TEST(ServeCommand, FlagsGivenOnTheCommandLineWinOverTheConfigFile) {
+  TempDir dir;
+  const fs::path db = copy_db(dir.path());
+  const fs::path config = dir / "homelens.json";
+  std::ofstream(config) << R"({"api_key": "from-config", "max_k": 5})";
+  const std::string err = (dir / "stderr").string();
+  ServeProcess p = spawn_serve({"--db", db.string(), "--config", config.string(), "--api-key", "from-flag"}, err);
+  ASSERT_GT(p.port, 0) << "first line: " << p.first_line << "; stderr: " << read_bytes(err);
+  {
+    Api api(p.port);
+    api.headers = {{"X-API-Key", "from-config"}};
+    expect_error(api.del("/v1/images/99999999"), {401}, "the config file's key");
+    api.headers = {{"X-API-Key", "from-flag"}};
+    expect_error(api.del("/v1/images/99999999"), {404}, "the flag's key gets past auth");
+    // What no flag overrides still comes from the file.
+    expect_error(api.recommend({{"query", {{"listing_id", "1"}}}, {"k", 6}}), {400}, "max_k from the file");
+    EXPECT_EQ(api.recommend({{"query", {{"listing_id", "1"}}}, {"k", 5}}).status, 200);
+  }
+  kill(p.pid, SIGTERM);
+  EXPECT_NE(wait_for(p.pid, std::chrono::seconds(30)), -1);
 }
 
 }  // namespace

@@ -140,8 +140,8 @@ class ServerLoad : public ::testing::Test {
     auto spec =
         model::find_model_spec(model::kDefaultModelId, (testing::shared_dir() / "models").string());
     ASSERT_TRUE(spec.ok()) << spec.message();
-    cfg_.db = db_;
-    cfg_.spec = *spec;
+    cfg_.engine.db = db_;
+    cfg_.engine.spec = *spec;
     cfg_.host = "127.0.0.1";
     cfg_.port = 0;
     cfg_.quiet = true;

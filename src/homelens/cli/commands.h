@@ -30,5 +30,6 @@ void add_similar_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_tag_command(CLI::App& app);
+void add_delete_command(CLI::App& app);
 
 }  // namespace homelens::cli

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/engine/engine.h"
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
-#include "homelens/store/store.h"
 #include "homelens/tags/tagger.h"
 
 namespace homelens::cli {
@@ -49,9 +49,12 @@ int run_index(const IndexArgs& a) {
     return 1;
   }
   if (a.limit && src->items.size() > a.limit) src->items.resize(a.limit);
-  auto store = store::open_store(a.common.db);
-  if (!store) {
-    std::cerr << "error: " << store.message() << "\n";
+  engine::EngineOptions eo;
+  eo.db = a.common.db;
+  eo.spec = *spec;
+  auto eng = engine::Engine::open(eo);
+  if (!eng) {
+    std::cerr << "error: " << eng.message() << "\n";
     return 1;
   }
   // Tag heads: explicit ones must exist; the default ones are used when present.
@@ -70,7 +73,7 @@ int run_index(const IndexArgs& a) {
                   << "\n";
       // Photos embedded before these heads existed (or under other heads) get tagged from their
       // stored embeddings; no decoding needed.
-      auto n = tags::retag_stored(**store, *heads);
+      auto n = tags::retag_stored((*eng)->store(), *heads);
       if (!n) {
         std::cerr << "error: " << n.message() << "\n";
         return 1;
@@ -93,7 +96,7 @@ int run_index(const IndexArgs& a) {
   opt.stop = &g_stop;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  auto summary = ingest::index_items(src->items, **store, *spec, opt);
+  auto summary = (*eng)->add_batch(src->items, opt);
   if (!summary) {
     std::cerr << "error: " << summary.message() << "\n";
     return 1;

@@ -13,7 +13,7 @@ int& exit_code() {
 }
 
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
-  cmd.add_option("--db", o.db, "SQLite file of the index (created if missing)")
+  cmd.add_option("--db", o.db, "The table: a SQLite file (created if missing) or postgresql://... (a bare postgresql:// uses PGHOST etc.)")
       ->capture_default_str();
   cmd.add_option("--model", o.model, "Model spec: an id from models/ or a spec JSON file")
       ->capture_default_str();
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   homelens::cli::add_serve_command(app);
   homelens::cli::add_train_command(app);
   homelens::cli::add_tag_command(app);
+  homelens::cli::add_delete_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,31 +13,42 @@ namespace {
 
 struct ServeArgs {
   CommonOptions common;
-  serve::ServerConfig cfg;
+  serve::ServerConfig flags;  // values of the flags; only those given override the config file
   std::string config_file;
   std::string heads_dir;
   bool no_heads = false;
 };
 
-serve::Server* g_server = nullptr;
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop_signal(int) { g_stop = true; }
 
-int run_serve(ServeArgs& a) {
+int run_serve(ServeArgs& a, const CLI::App& cmd) {
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  serve::ServerConfig cfg = a.cfg;
-  if (!a.config_file.empty())
+  serve::ServerConfig cfg = a.flags;
+  if (!a.config_file.empty()) {
+    cfg = serve::ServerConfig{};
+    cfg.web_dir = a.flags.web_dir;
     if (auto st = serve::load_server_config(a.config_file, cfg); !st) {
       std::cerr << "error: " << st.message() << "\n";
       return 1;
     }
-  // Flags given on the command line win over the config file.
-  if (!a.cfg.api_key.empty()) cfg.api_key = a.cfg.api_key;
+    // Flags given on the command line win over the config file.
+    auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+    if (given("--host")) cfg.host = a.flags.host;
+    if (given("--port")) cfg.port = a.flags.port;
+    if (given("--api-key")) cfg.api_key = a.flags.api_key;
+    if (given("--web-dir")) cfg.web_dir = a.flags.web_dir;
+    if (given("--max-body")) cfg.max_body_bytes = a.flags.max_body_bytes;
+    if (given("--threads")) cfg.threads = a.flags.threads;
+    if (given("--refresh-seconds")) cfg.engine.refresh_seconds = a.flags.engine.refresh_seconds;
+    if (given("--embedders")) cfg.engine.embedders = a.flags.engine.embedders;
+    if (given("--allow-open-writes")) cfg.allow_open_writes = true;
+  }
   if (cfg.api_key.empty())
     if (const char* k = std::getenv("HOMELENS_API_KEY")) cfg.api_key = k;
-  cfg.spec = *spec;
-  cfg.db = a.common.db;
+  cfg.engine.spec = *spec;
+  cfg.engine.db = a.common.db;
   // Uploaded photos get the same tags as indexed ones, from the same heads.
   if (!a.no_heads) {
     auto heads = tags::load_heads_option(a.heads_dir, *spec);
@@ -49,7 +60,7 @@ int run_serve(ServeArgs& a) {
       std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
                 << ": uploads are not tagged (train them with scripts/setup)\n";
     else
-      cfg.tagger = tags::make_tagger(*heads);
+      cfg.engine.tagger = tags::make_tagger(*heads);
   }
   auto server = serve::Server::create(cfg);
   if (!server) {
@@ -61,15 +72,13 @@ int run_serve(ServeArgs& a) {
     std::cerr << "error: " << port.message() << "\n";
     return 1;
   }
-  g_server = server->get();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  std::cout << "HomeLens serving " << cfg.db << " on http://" << cfg.host << ":" << *port << "/"
+  std::cout << "HomeLens serving " << cfg.engine.db << " on http://" << cfg.host << ":" << *port << "/"
             << (cfg.api_key.empty() ? "" : " (write routes need the API key)") << std::endl;
   // Stop from this thread: httplib's stop() is not async-signal-safe.
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   (*server)->stop();
-  g_server = nullptr;
   return 0;
 }
 
@@ -77,19 +86,27 @@ int run_serve(ServeArgs& a) {
 
 void add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  a->cfg.web_dir = HOMELENS_DEFAULT_WEB_DIR;
+  a->flags.web_dir = HOMELENS_DEFAULT_WEB_DIR;
   CLI::App* cmd = app.add_subcommand("serve", "Serve recommendations over HTTP, with the web page at /");
   add_common_options(*cmd, a->common);
-  cmd->add_option("--host", a->cfg.host, "Address to bind (loopback unless told otherwise)")->capture_default_str();
-  cmd->add_option("--port", a->cfg.port, "Port (0 picks a free one)")->capture_default_str();
-  cmd->add_option("--config", a->config_file, "JSON config: weights, tags, class_mode, api_key, limits");
-  cmd->add_option("--api-key", a->cfg.api_key, "Key the write routes require (also $HOMELENS_API_KEY)");
-  cmd->add_option("--web-dir", a->cfg.web_dir, "Folder of the web page's static files")->capture_default_str();
-  cmd->add_option("--max-body", a->cfg.max_body_bytes, "Largest request body in bytes")->capture_default_str();
-  cmd->add_option("--threads", a->cfg.threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--host", a->flags.host, "Address to bind (loopback unless told otherwise)")->capture_default_str();
+  cmd->add_option("--port", a->flags.port, "Port (0 picks a free one)")->capture_default_str();
+  cmd->add_option("--config", a->config_file,
+                  "JSON config: weights, tags, class_mode, api_key, limits (flags given here win over it)");
+  cmd->add_option("--api-key", a->flags.api_key, "Key the write routes require (also $HOMELENS_API_KEY)");
+  cmd->add_flag("--allow-open-writes", a->flags.allow_open_writes,
+                "Serve a non-loopback address without an API key (anyone reaching it can write)");
+  cmd->add_option("--web-dir", a->flags.web_dir, "Folder of the web page's static files")->capture_default_str();
+  cmd->add_option("--max-body", a->flags.max_body_bytes, "Largest request body in bytes")->capture_default_str();
+  cmd->add_option("--threads", a->flags.threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--refresh-seconds", a->flags.engine.refresh_seconds,
+                  "How often to pick up what other processes wrote to the table (0: never)")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--embedders", a->flags.engine.embedders, "Networks embedding uploaded photos at once")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--heads", a->heads_dir, "Tag uploaded photos with the heads in DIR (default: heads/ when present)");
   cmd->add_flag("--no-heads", a->no_heads, "Do not tag uploaded photos");
-  cmd->callback([a] { exit_code() = run_serve(*a); });
+  cmd->callback([a, cmd] { exit_code() = run_serve(*a, *cmd); });
 }
 
 }  // namespace homelens::cli

@@ -4,10 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/engine/engine.h"
 #include "homelens/image/decode.h"
-#include "homelens/model/embedder.h"
-#include "homelens/rank/catalog.h"
-#include "homelens/store/store.h"
 
 namespace homelens::cli {
 
@@ -35,80 +33,57 @@ nlohmann::json opt_json(const std::optional<double>& v) {
 int run_similar(const SimilarArgs& a) {
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  auto store = store::open_store(a.common.db);
-  if (!store) {
-    std::cerr << "error: " << store.message() << "\n";
+  engine::EngineOptions eo;
+  eo.db = a.common.db;
+  eo.spec = *spec;
+  eo.refresh_seconds = 0;
+  auto eng = engine::Engine::open(eo);
+  if (!eng) {
+    std::cerr << "error: " << eng.message() << "\n";
     return 1;
   }
-  auto catalog = rank::Catalog::load(**store, spec->id);
-  if (!catalog) {
-    std::cerr << "error: " << catalog.message() << "\n";
-    return 1;
-  }
-  rank::SimilarQuery q;
-  q.k = a.k;
-  q.exclude_same_listing = !a.include_same_listing;
-  q.exclude_same_photo = a.exclude_same_photo;
+  engine::QuerySpec q;
   if (!a.image.empty()) {
     auto bytes = image::read_file(a.image, 64u << 20);
     if (!bytes) {
       std::cerr << "error: " << bytes.message() << "\n";
       return 1;
     }
-    auto embedder = model::Embedder::open(*spec, {0, false});
-    if (!embedder) {
-      std::cerr << "error: " << embedder.message() << "\n";
-      return 1;
-    }
-    image::DecodeOptions dopt;
-    dopt.min_shorter_side = embedder->min_decode_side();
-    auto decoded = image::decode(*bytes, a.image, dopt);
-    if (!decoded) {
-      std::cerr << "error: " << decoded.message() << "\n";
-      return 1;
-    }
-    auto emb = embedder->embed({decoded->rgb});
-    if (!emb) {
-      std::cerr << "error: " << emb.message() << "\n";
-      return 1;
-    }
-    q.vector = std::move((*emb)[0].vector);
-    q.sha256 = image::sha256_hex(*bytes);
+    q.bytes = std::move(*bytes);
+    q.filename = a.image;
   } else {
-    const rank::CatalogEntry* e = catalog->find(a.image_id);
-    if (!e) {
-      std::cerr << "error: image id " << a.image_id << " is not in " << a.common.db
-                << " (for model " << spec->id << ")\n";
-      return 1;
-    }
-    auto v = catalog->index().vector(a.image_id);
-    q.vector.assign(v.begin(), v.end());
     q.image_id = a.image_id;
-    q.listing_id = e->image.listing_id;
-    q.sha256 = e->sha256;
   }
-  auto hits = rank::similar(*catalog, q);
+  engine::SimilarOptions so;
+  so.k = a.k;
+  so.exclude_same_listing = !a.include_same_listing;
+  so.exclude_same_photo = a.exclude_same_photo;
+  auto answer = (*eng)->similar(q, so);
+  if (!answer) {
+    if (answer.code() == ErrorCode::kNotFound)
+      std::cerr << "error: image id " << a.image_id << " is not in " << a.common.db << " (for model "
+                << spec->id << ")\n";
+    else
+      std::cerr << "error: " << answer.message() << "\n";
+    return 1;
+  }
 
   nlohmann::json out = nlohmann::json::array();
   if (!a.json) std::printf("%4s %7s %8s  %-12s %10s %5s %5s %-7s %s\n", "rank", "cosine", "image",
                            "listing", "price", "beds", "baths", "zip", "source");
   int rank = 0;
-  for (const auto& h : hits) {
-    const rank::CatalogEntry* e = catalog->find(h.id);
-    auto listing = (*store)->get_listing(e->image.listing_id);
-    store::Listing l;
-    if (listing && listing->has_value()) l = **listing;
+  for (const auto& h : answer->results) {
+    const store::Listing& l = h.listing;
     ++rank;
     if (a.json) {
-      out.push_back({{"rank", rank}, {"image_id", h.id}, {"score", h.score},
-                     {"listing_id", l.id}, {"source", e->image.source},
+      out.push_back({{"rank", rank}, {"image_id", h.image_id}, {"score", h.score},
+                     {"listing_id", h.listing_id}, {"source", h.source},
                      {"price", opt_json(l.price)}, {"beds", opt_json(l.beds)},
                      {"baths", opt_json(l.baths)}, {"area", opt_json(l.area)}, {"zip", l.zip}});
     } else {
       std::printf("%4d %7.4f %8lld  %-12s %10s %5s %5s %-7s %s\n", rank, h.score,
-                  static_cast<long long>(h.id), e->image.listing_id.c_str(), fmt_opt(l.price).c_str(),
-                  fmt_opt(l.beds).c_str(), fmt_opt(l.baths).c_str(), l.zip.c_str(),
-                  e->image.source.c_str());
+                  static_cast<long long>(h.image_id), h.listing_id.c_str(), fmt_opt(l.price).c_str(),
+                  fmt_opt(l.beds).c_str(), fmt_opt(l.baths).c_str(), l.zip.c_str(), h.source.c_str());
     }
   }
   if (a.json) std::cout << nlohmann::json{{"query", a.image.empty() ? nlohmann::json(a.image_id) : nlohmann::json(a.image)},

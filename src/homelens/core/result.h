@@ -15,7 +15,9 @@ namespace homelens {
 enum class ErrorCode {
   kInternal,         // a bug or an unexpected failure
   kNotFound,         // the named thing does not exist
-  kInvalidArgument,  // the caller's input is wrong (bad photo, bad request field, bad row)
+  kInvalidArgument,  // the caller's input is wrong (bad request field, bad row)
+  kUnsupported,      // input in a format HomeLens does not read (bytes that are no photo format)
+  kUnprocessable,    // well-formed input whose content cannot be used (a photo that does not decode)
   kConflict,         // the input contradicts what is stored
   kUnavailable,      // a resource is exhausted or unreachable for now: retry later
   kCorruption,       // stored data is unreadable or of an unknown version
@@ -82,6 +84,8 @@ inline const char* error_code_name(ErrorCode code) {
   switch (code) {
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kUnprocessable: return "unprocessable";
     case ErrorCode::kConflict: return "conflict";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kCorruption: return "corruption";

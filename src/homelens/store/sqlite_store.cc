@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS blobs(
   sha256 TEXT PRIMARY KEY,
   content_type TEXT NOT NULL,
   bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes(
+  kind INTEGER NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+  PRIMARY KEY(kind, key));
+CREATE INDEX IF NOT EXISTS changes_seq ON changes(seq);
+INSERT OR IGNORE INTO meta(key, value) VALUES('change_seq', '0');
 CREATE TABLE IF NOT EXISTS models(
   model_id TEXT PRIMARY KEY,
   dim INTEGER NOT NULL,
@@ -392,6 +397,24 @@ Status SqliteStore::write(const WriteBatch& batch) {
     }
   }
   {
+    std::vector<std::pair<Change::Kind, std::string>> keys;
+    for (const Listing& l : batch.listings) keys.emplace_back(Change::Kind::kListing, l.id);
+    for (const Photo& p : batch.photos)
+      if (!p.tags.heads_id.empty()) keys.emplace_back(Change::Kind::kPhoto, p.sha256);
+    Stmt id_of(db_, "SELECT id FROM images WHERE listing_id = ? AND source = ?");
+    if (!id_of.ok()) return fail("preparing image lookup");
+    for (const Image& im : batch.images) {
+      id_of.bind(1, im.listing_id);
+      id_of.bind(2, im.source);
+      if (id_of.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kImage, std::to_string(id_of.int64(0)));
+      id_of.reset();
+    }
+    if (auto st = log_changes(keys); !st) {
+      (void)exec("ROLLBACK");
+      return st;
+    }
+  }
+  {
     Stmt q(db_, "INSERT OR IGNORE INTO blobs(sha256, content_type, bytes) VALUES(?,?,?)");
     if (!q.ok()) return fail("preparing blob insert");
     for (const Blob& b : batch.blobs) {
@@ -590,20 +613,51 @@ Status SqliteStore::assign_titles(const std::vector<std::string>& listing_ids,
     }
     clear.reset();
   }
+  std::vector<std::pair<Change::Kind, std::string>> keys;
+  for (const std::string& id : listing_ids) keys.emplace_back(Change::Kind::kListing, id);
+  if (auto st = log_changes(keys); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
   return commit();
 }
 
 Status SqliteStore::delete_image(std::int64_t id) {
   std::lock_guard lock(mu_);
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  std::vector<std::pair<Change::Kind, std::string>> keys{{Change::Kind::kImage, std::to_string(id)}};
+  {
+    Stmt l(db_, "SELECT listing_id FROM images WHERE id = ?");
+    l.bind(1, id);
+    if (l.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kListing, l.text(0));
+  }
   Stmt q(db_, "DELETE FROM images WHERE id = ?");
   q.bind(1, id);
-  if (q.step() != SQLITE_DONE) return error("deleting image " + std::to_string(id));
-  return {};
+  if (q.step() != SQLITE_DONE) {
+    Error e = error("deleting image " + std::to_string(id));
+    (void)exec("ROLLBACK");
+    return e;
+  }
+  if (auto st = log_changes(keys); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
+  return commit();
 }
 
 Status SqliteStore::delete_listing(const std::string& id) {
   std::lock_guard lock(mu_);
   if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  std::vector<std::pair<Change::Kind, std::string>> keys{{Change::Kind::kListing, id}};
+  {
+    Stmt q(db_, "SELECT id FROM images WHERE listing_id = ?");
+    q.bind(1, id);
+    while (q.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kImage, std::to_string(q.int64(0)));
+  }
+  if (auto st = log_changes(keys); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
   for (const char* sql : {"DELETE FROM images WHERE listing_id = ?", "DELETE FROM listings WHERE id = ?"}) {
     Stmt q(db_, sql);
     q.bind(1, id);
@@ -627,6 +681,79 @@ Result<StoreStats> SqliteStore::stats() {
   s.images = q.int64(1);
   s.photos = q.int64(2);
   return s;
+}
+
+Status SqliteStore::log_changes(const std::vector<std::pair<Change::Kind, std::string>>& keys) {
+  if (keys.empty()) return {};
+  // The counter lives in the table and is bumped inside the writing transaction:
+  // SQLite runs one writer at a time, so sequence order is commit order.
+  Stmt bump(db_,
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'change_seq' "
+            "RETURNING CAST(value AS INTEGER)");
+  if (!bump.ok()) return error("preparing the change counter");
+  bump.bind(1, static_cast<std::int64_t>(keys.size()));
+  if (bump.step() != SQLITE_ROW) return error("bumping the change counter");
+  std::int64_t seq = bump.int64(0) - static_cast<std::int64_t>(keys.size());
+  bump.reset();
+  Stmt q(db_, "INSERT INTO changes(kind, key, seq) VALUES(?,?,?) ON CONFLICT(kind, key) DO UPDATE SET seq=excluded.seq");
+  if (!q.ok()) return error("preparing the change log");
+  for (const auto& [kind, key] : keys) {
+    q.bind(1, static_cast<int>(kind));
+    q.bind(2, key);
+    q.bind(3, ++seq);
+    if (q.step() != SQLITE_DONE) return error("writing the change log");
+    q.reset();
+  }
+  return {};
+}
+
+Result<std::int64_t> SqliteStore::last_change() {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'change_seq'");
+  if (!q.ok()) return error("last_change");
+  if (q.step() != SQLITE_ROW) return std::int64_t{0};
+  return q.int64(0);
+}
+
+Result<std::vector<Change>> SqliteStore::changes_since(std::int64_t after, std::size_t limit) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT kind, key, seq FROM changes WHERE seq > ? ORDER BY seq LIMIT ?");
+  if (!q.ok()) return error("changes_since");
+  q.bind(1, after);
+  q.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<Change> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW)
+    out.push_back({static_cast<Change::Kind>(q.int64(0)), q.text(1), q.int64(2)});
+  if (rc != SQLITE_DONE) return error("changes_since");
+  return out;
+}
+
+Result<std::optional<ImageWithPhoto>> SqliteStore::get_image_with_photo(std::int64_t id,
+                                                                        const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols + ", " + kPhotoCols +
+               " FROM images i JOIN photos p ON p.sha256 = i.sha256 AND p.model_id = ? WHERE i.id = ?")
+                  .c_str());
+  if (!q.ok()) return error("get_image_with_photo");
+  q.bind(1, model_id);
+  q.bind(2, id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<ImageWithPhoto>(ImageWithPhoto{read_image(q, 0), read_photo(q, 10)});
+  if (rc != SQLITE_DONE) return error("get_image_with_photo");
+  return std::optional<ImageWithPhoto>();
+}
+
+Result<std::vector<std::int64_t>> SqliteStore::images_of_photo(const std::string& sha256) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT id FROM images WHERE sha256 = ? ORDER BY id");
+  if (!q.ok()) return error("images_of_photo");
+  q.bind(1, sha256);
+  std::vector<std::int64_t> out;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.int64(0));
+  if (rc != SQLITE_DONE) return error("images_of_photo");
+  return out;
 }
 
 }  // namespace homelens::store

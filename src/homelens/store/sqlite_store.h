@@ -38,6 +38,11 @@ class SqliteStore final : public Store {
   Status delete_image(std::int64_t id) override;
   Status delete_listing(const std::string& id) override;
   Result<StoreStats> stats() override;
+  Result<std::int64_t> last_change() override;
+  Result<std::vector<Change>> changes_since(std::int64_t after, std::size_t limit) override;
+  Result<std::optional<ImageWithPhoto>> get_image_with_photo(std::int64_t id,
+                                                             const std::string& model_id) override;
+  Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) override;
 
   static constexpr int kSchemaVersion = 1;
 
@@ -48,6 +53,8 @@ class SqliteStore final : public Store {
   Status recompute_codes(const std::string& model_id, const std::vector<float>& centres,
                          bool only_missing);
   Error error(const std::string& what) const;
+  // Records that these keys changed, with the next sequence numbers (inside the caller's transaction).
+  Status log_changes(const std::vector<std::pair<Change::Kind, std::string>>& keys);
 
   sqlite3* db_;
   std::string path_;

@@ -27,6 +27,15 @@ struct StoreStats {
   std::int64_t photos = 0;  // distinct (bytes, model) rows
 };
 
+// One entry of the change log: something about `key` changed at `seq`. A reader re-reads the key's
+// current state (absent = deleted), so applying a change twice is harmless.
+struct Change {
+  enum class Kind { kListing, kImage, kPhoto };  // key: listing id | image id (decimal) | sha256
+  Kind kind = Kind::kListing;
+  std::string key;
+  std::int64_t seq = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -70,6 +79,18 @@ class Store {
   virtual Status delete_image(std::int64_t id) = 0;
   virtual Status delete_listing(const std::string& id) = 0;
   virtual Result<StoreStats> stats() = 0;
+
+  // The highest committed change sequence (0 for a new table).
+  virtual Result<std::int64_t> last_change() = 0;
+  // Changes with seq > after, in seq order, at most `limit`. Commit order equals seq order, so a
+  // reader that remembers the last seq it applied never misses a committed write.
+  virtual Result<std::vector<Change>> changes_since(std::int64_t after, std::size_t limit) = 0;
+  // The image joined with its photo embedded with model_id; nullopt when the image is gone or its
+  // photo has no row for that model.
+  virtual Result<std::optional<ImageWithPhoto>> get_image_with_photo(std::int64_t id,
+                                                                     const std::string& model_id) = 0;
+  // Ids of the images that show the photo with this hash (any listing).
+  virtual Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) = 0;
 };
 
 // Opens (creating if needed) the store at `url`: a file path or sqlite:PATH for

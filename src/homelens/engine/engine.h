@@ -1,0 +1,244 @@
+// The engine: one object over the table (a Store), the in-memory catalogue, a pool of
+// embedders and the tagger, offering the typed operations every front end needs (add,
+// remove, similar, recommend, list, get). The CLI and the HTTP server call it and
+// nothing below it, so both index, tag and answer the same way.
+//
+// Thread-safety: every public member may be called from many threads at once. Queries
+// read the catalogue under a shared lock; writes go to the store first and are then
+// applied to the catalogue from the store's change log (the same path that brings in
+// what other processes write), so a write is visible to the next query on return.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "homelens/core/result.h"
+#include "homelens/image/decode.h"
+#include "homelens/ingest/pipeline.h"
+#include "homelens/ingest/source.h"
+#include "homelens/model/embedder.h"
+#include "homelens/model/model_spec.h"
+#include "homelens/rank/catalog.h"
+#include "homelens/rank/recommender.h"
+#include "homelens/store/store.h"
+
+namespace homelens::engine {
+
+struct EngineOptions {
+  std::string db = "homelens.db";  // store url: a SQLite path or postgresql://...
+  model::ModelSpec spec;
+  ingest::Tagger tagger;           // tags new photos; may be empty
+  int embedders = 1;               // networks for photos embedded on the query path (uploads)
+  int threads_per_embedder = 0;    // threads inside one of them; 0 = the runtime's default (all cores)
+  image::DecodeOptions decode;     // limits for photos given as bytes
+  // How often the catalogue polls the store's change log for what other processes
+  // wrote; 0 turns the background refresh off (refresh() still works).
+  double refresh_seconds = 1.0;
+};
+
+// A listing's attributes as a writer gives them: unset fields keep the stored value.
+struct ListingPatch {
+  std::optional<double> price, beds, baths, area;
+  std::optional<std::string> zip;
+};
+
+// One photo to add to a listing (an upload).
+struct AddImageRequest {
+  std::string listing_id;
+  std::string bytes;                 // the photo file's bytes
+  std::string filename = "upload";   // for messages
+  std::optional<std::string> source; // stable name; re-adding a source replaces its photo
+  std::optional<int> photo_order;    // default: after the listing's photos
+  std::optional<bool> is_title;      // given: the title is fixed; absent: chosen by front probability
+  ListingPatch listing;
+};
+
+struct AddImageResult {
+  bool created = false;  // false: these bytes were already this listing's image
+  std::int64_t image_id = 0;
+  std::string listing_id;
+  std::string sha256;
+  store::Tags tags;
+};
+
+// An image as the front ends show it (a copy: valid after the catalogue changes).
+struct ImageView {
+  store::Image image;
+  std::string sha256;
+  store::Tags tags;
+};
+
+struct ListingView {
+  store::Listing listing;
+  std::optional<std::int64_t> title_image;
+  std::optional<store::Tags> title_tags;
+  std::size_t photo_count = 0;
+  std::vector<ImageView> images;  // only when asked for
+};
+
+struct ListingPage {
+  std::size_t total = 0;  // listings with a photo that pass the filters
+  std::vector<ListingView> listings;
+};
+
+// What to compare with: an indexed image, a listing's title photo, or a photo's bytes.
+struct QuerySpec {
+  std::optional<std::int64_t> image_id;
+  std::optional<std::string> listing_id;
+  std::optional<std::string> bytes;
+  std::string filename = "upload";
+};
+
+// The query as resolved: its tags and where it came from.
+struct QueryInfo {
+  std::optional<std::int64_t> image_id;
+  std::string listing_id;
+  std::string sha256;
+  store::Tags tags;
+};
+
+// One recommended listing with everything an answer shows (copied out of the catalogue).
+struct RecommendItem {
+  std::string listing_id;
+  std::int64_t image_id = 0;
+  float score = 0;
+  rank::Breakdown breakdown;
+  std::optional<double> price, beds, baths, area;
+  std::string zip;
+  std::optional<float> front;
+  std::string style, stories, room;
+};
+
+struct RecommendAnswer {
+  QueryInfo query;
+  std::vector<RecommendItem> results;
+  std::size_t candidates = 0;
+};
+
+struct SimilarOptions {
+  std::size_t k = 10;
+  bool exclude_same_listing = true;
+  bool exclude_same_photo = false;
+};
+
+struct SimilarItem {
+  std::int64_t image_id = 0;
+  float score = 0;
+  std::string listing_id;
+  std::string source;
+  store::Listing listing;
+};
+
+struct SimilarAnswer {
+  QueryInfo query;
+  std::vector<SimilarItem> results;
+};
+
+struct ImageContent {
+  std::string bytes;
+  std::string content_type;
+  std::string sha256;
+};
+
+struct EngineStats {
+  std::size_t images = 0, listings = 0, dim = 0;
+  std::int64_t change_seq = 0;      // the last store change applied to the catalogue
+  std::uint64_t refreshes = 0;      // refresh passes that applied at least one change
+  bool tags = false;
+};
+
+class Engine {
+ public:
+  // Opens the store (creating its schema) and the embedder pool. The catalogue is
+  // loaded on the first query, or by load(). Errors name the store or model.
+  static Result<std::unique_ptr<Engine>> open(const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const model::ModelSpec& spec() const { return options_.spec; }
+  bool has_tagger() const { return static_cast<bool>(options_.tagger); }
+  // The table itself, for maintenance commands (train, retag) that work below the engine.
+  store::Store& store() { return *store_; }
+
+  // Loads the catalogue from the store (once) and starts the background refresh.
+  Status load();
+  // Applies every change committed to the store since the last one applied: what this
+  // and other processes wrote or deleted. Incremental; never a full reload.
+  Status refresh();
+
+  // Indexes a batch (manifest, folder) through the ingest pipeline: decode, embed, tag,
+  // store in transactions. Does not need the catalogue; a loaded one catches up.
+  Result<ingest::IndexSummary> add_batch(const std::vector<ingest::Item>& items,
+                                         ingest::PipelineOptions options);
+  // Adds one photo to a listing (created or updated by request.listing). Idempotent by
+  // content: the same bytes already in the listing (under the same source, when given)
+  // return that image with created = false. Errors: kInvalidArgument for a bad photo or
+  // request, kUnavailable when too many photos are being decoded at once.
+  Result<AddImageResult> add_image(const AddImageRequest& request);
+  // Removes an image (kNotFound if absent); its photo rows go once nothing refers to them.
+  Status remove_image(std::int64_t image_id);
+  // Removes a listing and its images (kNotFound if absent).
+  Status remove_listing(const std::string& listing_id);
+
+  // The k most similar images by cosine, best first.
+  Result<SimilarAnswer> similar(const QuerySpec& query, const SimilarOptions& options);
+  // Ranks candidate listings for the query (request.query is filled from `query`).
+  Result<RecommendAnswer> recommend(const QuerySpec& query, rank::RecommendRequest request);
+
+  // Listings with a photo passing the filters, in id order (numeric ids numerically).
+  Result<ListingPage> list_listings(const rank::Filters& filters, std::size_t offset,
+                                    std::size_t limit);
+  Result<ListingView> get_listing(const std::string& listing_id);
+  Result<ImageView> get_image(std::int64_t image_id);
+  // The photo's bytes (from its file, or from the store for uploads). kNotFound for an
+  // unknown image; kIO when the bytes can no longer be read.
+  Result<ImageContent> image_content(std::int64_t image_id);
+  Result<EngineStats> stats();
+
+ private:
+  explicit Engine(EngineOptions options) : options_(std::move(options)) {}
+  Status ensure_loaded();
+  Status ensure_pool();
+  Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector);
+  // Decodes, embeds and tags one photo (the upload path of ingest's prepare steps).
+  Result<store::Photo> prepare(const std::string& bytes, const std::string& name);
+  ListingView listing_view(const rank::CatalogListing& l, bool with_images) const;
+  void refresh_loop();
+
+  EngineOptions options_;
+  std::unique_ptr<store::Store> store_;
+
+  mutable std::shared_mutex catalog_mu_;  // readers: queries; writer: refresh
+  rank::Catalog catalog_{0};
+  bool loaded_ = false;
+  std::mutex load_mu_;
+  std::mutex refresh_mu_;                 // one refresh pass at a time
+  std::atomic<std::int64_t> applied_seq_{0};
+  std::atomic<std::uint64_t> refreshes_{0};
+
+  std::mutex write_mu_;  // one upload or delete at a time keeps "already present" checks exact
+
+  // Embedders for the query path, each used by one thread at a time.
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<model::Embedder>> pool_;
+  int min_decode_side_ = 0;  // the model's, for reduced-scale JPEG decoding
+  bool pool_made_ = false;
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread refresher_;
+};
+
+}  // namespace homelens::engine
