@@ -13,7 +13,7 @@ int& exit_code() {
 }
 
 void add_common_options(CLI::App& cmd, CommonOptions& o) {
-  cmd.add_option("--db", o.db, "SQLite file of the index (created if missing)")
+  cmd.add_option("--db", o.db, "SQLite file of the index (created if missing), or a postgresql:// url")
       ->capture_default_str();
   cmd.add_option("--model", o.model, "Model spec: an id from models/ or a spec JSON file")
       ->capture_default_str();

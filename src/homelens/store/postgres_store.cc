@@ -298,7 +298,7 @@ Status PostgresStore::connect() {
   return {};
 }
 
-Status PostgresStore::transact(const std::string& what, const Body& body) {
+Status PostgresStore::transact(const std::string& what, const Body& body, bool retry) {
   for (int attempt = 1;; ++attempt) {
     if (auto st = connect(); !st) return st;
     std::string step = what;
@@ -308,9 +308,9 @@ Status PostgresStore::transact(const std::string& what, const Body& body) {
       tx.commit();
       return {};
     } catch (const pqxx::serialization_failure& e) {
-      if (attempt == kAttempts) return failure(step, e);
+      if (!retry || attempt == kAttempts) return failure(step, e);
     } catch (const pqxx::deadlock_detected& e) {
-      if (attempt == kAttempts) return failure(step, e);
+      if (!retry || attempt == kAttempts) return failure(step, e);
     } catch (const std::exception& e) {
       return failure(step, e);
     }
@@ -560,7 +560,7 @@ Status PostgresStore::scan_listings(const std::function<void(const Listing&)>& f
       for (const auto& row : r) fn(read_listing(row));
       if (r.size() < static_cast<std::size_t>(kScanFetch)) break;
     }
-  });
+  }, /*retry=*/false);
 }
 
 Result<std::optional<Blob>> PostgresStore::get_blob(const std::string& sha256) {
@@ -592,7 +592,7 @@ Status PostgresStore::scan(const std::string& model_id,
       for (const auto& row : r) fn(ImageWithPhoto{read_image(row), read_photo(row, kImageColCount)});
       if (r.size() < static_cast<std::size_t>(kScanFetch)) break;
     }
-  });
+  }, /*retry=*/false);
 }
 
 Result<std::optional<std::vector<float>>> PostgresStore::get_centres(const std::string& model_id) {

@@ -74,8 +74,9 @@ class PostgresStore final : public Store {
 
   PostgresStore(std::string url, std::string name);
   Status connect();  // (re)opens the connection when there is none; with mu_ held
-  // Runs body in a read-write transaction, retried on serialization failure or deadlock.
-  Status transact(const std::string& what, const Body& body);
+  // Runs body in a read-write transaction, retried on serialization failure or deadlock unless
+  // `retry` is false (a scan that has already handed rows to its callback must not start over).
+  Status transact(const std::string& what, const Body& body, bool retry = true);
   // Runs body in one autocommit statement context (no retry: reads see committed rows).
   Status read(const std::string& what, const Body& body);
   Error failure(const std::string& step, const std::exception& e);
