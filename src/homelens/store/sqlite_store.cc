@@ -3,20 +3,20 @@
 #include <sqlite3.h>
 
 #include <charconv>
-#include <chrono>
 #include <cstring>
-#include <ctime>
-
-#include <nlohmann/json.hpp>
 
 #include "homelens/model/embedding.h"
+#include "homelens/store/row_codec.h"
 
 namespace homelens::store {
 
 namespace {
 
-using nlohmann::json;
+using namespace internal;
 
+// Version 2 added changes and change_counter. Every statement is IF NOT EXISTS, so running
+// it on a version 1 file is the migration: rows written before it have no log entries, which a
+// reader does not need (it loads the whole table before it follows the log).
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS listings(
@@ -50,15 +50,20 @@ CREATE TABLE IF NOT EXISTS blobs(
   sha256 TEXT PRIMARY KEY,
   content_type TEXT NOT NULL,
   bytes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS changes(
-  kind INTEGER NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
-  PRIMARY KEY(kind, key));
-CREATE INDEX IF NOT EXISTS changes_seq ON changes(seq);
-INSERT OR IGNORE INTO meta(key, value) VALUES('change_seq', '0');
 CREATE TABLE IF NOT EXISTS models(
   model_id TEXT PRIMARY KEY,
   dim INTEGER NOT NULL,
   centres BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes(
+  kind INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(kind, key));
+CREATE INDEX IF NOT EXISTS changes_seq ON changes(seq);
+CREATE TABLE IF NOT EXISTS change_counter(
+  id INTEGER PRIMARY KEY CHECK(id = 1),
+  seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO change_counter(id, seq) VALUES(1, 0);
 )sql";
 
 // A prepared statement that finalizes itself.
@@ -121,37 +126,6 @@ class Stmt {
   int rc_;
 };
 
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string map_to_json(const std::map<std::string, std::string>& m) { return json(m).dump(); }
-std::string probs_to_json(const std::map<std::string, float>& m) {
-  return m.empty() ? std::string() : json(m).dump();
-}
-std::map<std::string, std::string> json_to_map(const std::string& s) {
-  std::map<std::string, std::string> m;
-  if (s.empty()) return m;
-  auto j = json::parse(s, nullptr, false);
-  if (j.is_object())
-    for (auto& [k, v] : j.items()) m[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return m;
-}
-std::map<std::string, float> json_to_probs(const std::string& s) {
-  std::map<std::string, float> m;
-  if (s.empty()) return m;
-  auto j = json::parse(s, nullptr, false);
-  if (j.is_object())
-    for (auto& [k, v] : j.items())
-      if (v.is_number()) m[k] = v.get<float>();
-  return m;
-}
-
 // Column order shared by every SELECT of images.
 constexpr const char* kImageCols =
     "i.id, i.listing_id, i.source, i.sha256, i.photo_order, i.is_title, i.indexed_at, i.extra, "
@@ -206,10 +180,23 @@ Photo read_photo(Stmt& s, int c0) {
   return p;
 }
 
+// The code a failed SQLite call gets: busy/locked can be retried, a constraint is the caller's
+// write contradicting the table, everything else is a failed read or write of the file.
+ErrorCode code_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return ErrorCode::kUnavailable;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return ErrorCode::kCorruption;
+    case SQLITE_CONSTRAINT: return ErrorCode::kConflict;
+    default: return ErrorCode::kIO;
+  }
+}
+
 }  // namespace
 
 Error SqliteStore::error(const std::string& what) const {
-  return make_error(path_, what + ": " + sqlite3_errmsg(db_));
+  return make_error(path_, what + ": " + sqlite3_errmsg(db_), code_of(sqlite3_extended_errcode(db_)));
 }
 
 Status SqliteStore::commit() {
@@ -222,29 +209,30 @@ Status SqliteStore::commit() {
 
 Status SqliteStore::exec(const char* sql) {
   char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg); rc != SQLITE_OK) {
     std::string m = msg ? msg : "unknown error";
     sqlite3_free(msg);
-    return make_error(path_, m);
+    return make_error(path_, m, code_of(rc));
   }
   return {};
 }
 
-Result<std::unique_ptr<Store>> open_store(const std::string& url) {
-  std::string path = url;
-  if (path.rfind("sqlite:", 0) == 0) path = path.substr(7);
-  if (path.rfind("postgresql://", 0) == 0 || path.rfind("postgres://", 0) == 0)
-    return make_error(url, "PostgreSQL stores are not built into this version");
-  return SqliteStore::open(path);
+Status SqliteStore::transaction(const std::function<Status()>& body) {
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  if (auto st = body(); !st) {
+    (void)exec("ROLLBACK");
+    return st;
+  }
+  return commit();
 }
 
 Result<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
   sqlite3* db = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+  if (const int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr); rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return make_error(path, "cannot open database: " + msg);
+    return make_error(path, "cannot open database: " + msg, code_of(rc));
   }
   std::unique_ptr<SqliteStore> s(new SqliteStore(db, path));
   sqlite3_busy_timeout(db, 10000);
@@ -254,38 +242,36 @@ Result<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
                              "PRAGMA foreign_keys=ON"}) {
     if (auto st = s->exec(pragma); !st) return st.error();
   }
-  if (auto st = s->exec("BEGIN IMMEDIATE"); !st) return st.error();
-  if (auto st = s->exec(kSchema); !st) {
-    (void)s->exec("ROLLBACK");
-    return st.error();
-  }
-  int version = 0;
-  {
-    Stmt q(db, "SELECT value FROM meta WHERE key='schema_version'");
-    if (q.ok() && q.step() == SQLITE_ROW) {
-      const std::string v = q.text(0);
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-      if (ec != std::errc() || p != v.data() + v.size()) {
-        (void)s->exec("ROLLBACK");
-        return make_error(path, "not a HomeLens database: schema_version is \"" + v + "\"");
+  Status st = s->transaction([&]() -> Status {
+    // The meta table first: the version decides whether the rest of the schema may be touched.
+    if (auto st = s->exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !st)
+      return st;
+    int version = 0;
+    {
+      Stmt q(db, "SELECT value FROM meta WHERE key='schema_version'");
+      if (!q.ok()) return s->error("reading schema version");
+      if (q.step() == SQLITE_ROW) {
+        const std::string v = q.text(0);
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+        if (ec != std::errc() || p != v.data() + v.size())
+          return make_error(path, "not a HomeLens database: schema_version is \"" + v + "\"",
+                            ErrorCode::kCorruption);
       }
     }
-  }
-  if (version > kSchemaVersion) {
-    (void)s->exec("ROLLBACK");
-    return make_error(path, "database schema version " + std::to_string(version) +
-                                " is newer than this build understands (" +
-                                std::to_string(kSchemaVersion) + ")");
-  }
-  if (version < kSchemaVersion) {
+    if (version > kSchemaVersion)
+      return make_error(path,
+                        "database schema version " + std::to_string(version) +
+                            " is newer than this build understands (" +
+                            std::to_string(kSchemaVersion) + ")",
+                        ErrorCode::kCorruption);
+    if (version == kSchemaVersion) return {};
+    if (auto st = s->exec(kSchema); !st) return st;
     Stmt q(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
     q.bind(1, std::to_string(kSchemaVersion));
-    if (q.step() != SQLITE_DONE) {
-      (void)s->exec("ROLLBACK");
-      return s->error("writing schema version");
-    }
-  }
-  if (auto st = s->exec("COMMIT"); !st) return st.error();
+    if (q.step() != SQLITE_DONE) return s->error("writing schema version");
+    return {};
+  });
+  if (!st) return st.error();
   return std::unique_ptr<Store>(std::move(s));
 }
 
@@ -303,7 +289,9 @@ Result<std::optional<Image>> SqliteStore::find_image(const std::string& listing_
   q.bind(1, listing_id);
   q.bind(2, source);
   q.bind(3, model_id);
-  if (q.step() == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  if (rc != SQLITE_DONE) return error("find_image " + listing_id + " " + source);
   return std::optional<Image>();
 }
 
@@ -313,25 +301,49 @@ Result<bool> SqliteStore::has_photo(const std::string& sha256, const std::string
   if (!q.ok()) return error("has_photo");
   q.bind(1, sha256);
   q.bind(2, model_id);
-  return q.step() == SQLITE_ROW;
+  const int rc = q.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("has_photo " + sha256);
+  return rc == SQLITE_ROW;
+}
+
+Status SqliteStore::log_changes(const ChangeSet& changes) {
+  if (changes.empty()) return {};
+  const auto keys = changes.keys();
+  // SQLite runs one write transaction at a time (BEGIN IMMEDIATE), so any allocation order is
+  // commit order here; the counter row is what PostgresStore needs for the same guarantee.
+  Stmt bump(db_, "UPDATE change_counter SET seq = seq + ? WHERE id = 1 RETURNING seq");
+  Stmt put(db_,
+           "INSERT INTO changes(kind, key, seq) VALUES(?,?,?) "
+           "ON CONFLICT(kind, key) DO UPDATE SET seq = excluded.seq");
+  if (!bump.ok() || !put.ok()) return error("preparing the change log");
+  bump.bind(1, static_cast<std::int64_t>(keys.size()));
+  if (bump.step() != SQLITE_ROW) return error("advancing the change counter");
+  std::int64_t seq = bump.int64(0) - static_cast<std::int64_t>(keys.size());
+  for (const auto& [kind, key] : keys) {
+    put.bind(1, kind);
+    put.bind(2, key);
+    put.bind(3, ++seq);
+    if (put.step() != SQLITE_DONE) return error("logging a change of " + key);
+    put.reset();
+  }
+  return {};
 }
 
 Status SqliteStore::write(const WriteBatch& batch) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  auto fail = [&](const std::string& what) -> Status {
-    Error e = error(what);
-    (void)exec("ROLLBACK");
-    return e;
-  };
+  return transaction([&]() -> Status { return write_locked(batch); });
+}
+
+Status SqliteStore::write_locked(const WriteBatch& batch) {
   const std::string now = now_utc();
+  ChangeSet changes;
   {
     Stmt q(db_,
            "INSERT INTO listings(id, price, beds, baths, area, zip, extra, updated_at) "
            "VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET price=excluded.price, "
            "beds=excluded.beds, baths=excluded.baths, area=excluded.area, zip=excluded.zip, "
            "extra=excluded.extra, updated_at=excluded.updated_at");
-    if (!q.ok()) return fail("preparing listing upsert");
+    if (!q.ok()) return error("preparing listing upsert");
     for (const Listing& l : batch.listings) {
       q.bind(1, l.id);
       q.bind(2, l.price);
@@ -341,11 +353,13 @@ Status SqliteStore::write(const WriteBatch& batch) {
       q.bind_text_or_null(6, l.zip);
       q.bind(7, map_to_json(l.extra));
       q.bind(8, now);
-      if (q.step() != SQLITE_DONE) return fail("writing listing " + l.id);
+      if (q.step() != SQLITE_DONE) return error("writing listing " + l.id);
       q.reset();
+      changes.listing(l.id);
     }
   }
   {
+    Stmt exists(db_, "SELECT 1 FROM photos WHERE sha256 = ? AND model_id = ?");
     Stmt q(db_,
            "INSERT INTO photos(sha256, model_id, width, height, embedding, code, front, room, "
            "room_probs, style, style_probs, stories, stories_probs, heads_id) "
@@ -354,8 +368,14 @@ Status SqliteStore::write(const WriteBatch& batch) {
            "style=excluded.style, style_probs=excluded.style_probs, stories=excluded.stories, "
            "stories_probs=excluded.stories_probs, heads_id=excluded.heads_id "
            "WHERE excluded.heads_id IS NOT NULL");
-    if (!q.ok()) return fail("preparing photo insert");
+    if (!q.ok() || !exists.ok()) return error("preparing photo insert");
     for (const Photo& p : batch.photos) {
+      if (!p.tags.heads_id.empty()) {  // an existing row gets these tags: log it
+        exists.bind(1, p.sha256);
+        exists.bind(2, p.model_id);
+        if (exists.step() == SQLITE_ROW) changes.photo(p.sha256);
+        exists.reset();
+      }
       q.bind(1, p.sha256);
       q.bind(2, p.model_id);
       q.bind(3, p.width);
@@ -370,7 +390,7 @@ Status SqliteStore::write(const WriteBatch& batch) {
       q.bind_text_or_null(12, p.tags.stories);
       q.bind_text_or_null(13, probs_to_json(p.tags.stories_probs));
       q.bind_text_or_null(14, p.tags.heads_id);
-      if (q.step() != SQLITE_DONE) return fail("writing photo " + p.sha256);
+      if (q.step() != SQLITE_DONE) return error("writing photo " + p.sha256);
       q.reset();
     }
   }
@@ -380,8 +400,8 @@ Status SqliteStore::write(const WriteBatch& batch) {
            "extra, title_explicit, path) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(listing_id, source) "
            "DO UPDATE SET sha256=excluded.sha256, photo_order=excluded.photo_order, "
            "is_title=excluded.is_title, indexed_at=excluded.indexed_at, extra=excluded.extra, "
-           "title_explicit=excluded.title_explicit, path=excluded.path");
-    if (!q.ok()) return fail("preparing image upsert");
+           "title_explicit=excluded.title_explicit, path=excluded.path RETURNING id");
+    if (!q.ok()) return error("preparing image upsert");
     for (const Image& im : batch.images) {
       q.bind(1, im.listing_id);
       q.bind(2, im.source);
@@ -392,40 +412,24 @@ Status SqliteStore::write(const WriteBatch& batch) {
       q.bind(7, map_to_json(im.extra));
       q.bind(8, im.title_explicit ? 1 : 0);
       q.bind(9, im.path);
-      if (q.step() != SQLITE_DONE) return fail("writing image " + im.source);
+      if (q.step() != SQLITE_ROW) return error("writing image " + im.source);
+      changes.image(q.int64(0));
+      if (q.step() != SQLITE_DONE) return error("writing image " + im.source);
       q.reset();
-    }
-  }
-  {
-    std::vector<std::pair<Change::Kind, std::string>> keys;
-    for (const Listing& l : batch.listings) keys.emplace_back(Change::Kind::kListing, l.id);
-    for (const Photo& p : batch.photos)
-      if (!p.tags.heads_id.empty()) keys.emplace_back(Change::Kind::kPhoto, p.sha256);
-    Stmt id_of(db_, "SELECT id FROM images WHERE listing_id = ? AND source = ?");
-    if (!id_of.ok()) return fail("preparing image lookup");
-    for (const Image& im : batch.images) {
-      id_of.bind(1, im.listing_id);
-      id_of.bind(2, im.source);
-      if (id_of.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kImage, std::to_string(id_of.int64(0)));
-      id_of.reset();
-    }
-    if (auto st = log_changes(keys); !st) {
-      (void)exec("ROLLBACK");
-      return st;
     }
   }
   {
     Stmt q(db_, "INSERT OR IGNORE INTO blobs(sha256, content_type, bytes) VALUES(?,?,?)");
-    if (!q.ok()) return fail("preparing blob insert");
+    if (!q.ok()) return error("preparing blob insert");
     for (const Blob& b : batch.blobs) {
       q.bind(1, b.sha256);
       q.bind(2, b.content_type);
       q.bind_blob(3, b.bytes.data(), b.bytes.size());
-      if (q.step() != SQLITE_DONE) return fail("writing photo bytes " + b.sha256);
+      if (q.step() != SQLITE_DONE) return error("writing photo bytes " + b.sha256);
       q.reset();
     }
   }
-  return commit();
+  return log_changes(changes);
 }
 
 Status SqliteStore::scan_listings(const std::function<void(const Listing&)>& fn) {
@@ -443,7 +447,9 @@ Result<std::optional<Blob>> SqliteStore::get_blob(const std::string& sha256) {
   Stmt q(db_, "SELECT content_type, bytes FROM blobs WHERE sha256 = ?");
   if (!q.ok()) return error("get_blob");
   q.bind(1, sha256);
-  if (q.step() != SQLITE_ROW) return std::optional<Blob>();
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<Blob>();
+  if (rc != SQLITE_ROW) return error("get_blob " + sha256);
   Blob b;
   b.sha256 = sha256;
   b.content_type = q.text(0);
@@ -457,8 +463,39 @@ Result<std::optional<Image>> SqliteStore::get_image(std::int64_t id) {
   Stmt q(db_, (std::string("SELECT ") + kImageCols + " FROM images i WHERE i.id = ?").c_str());
   if (!q.ok()) return error("get_image");
   q.bind(1, id);
-  if (q.step() == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<Image>(read_image(q));
+  if (rc != SQLITE_DONE) return error("get_image " + std::to_string(id));
   return std::optional<Image>();
+}
+
+Result<std::optional<ImageWithPhoto>> SqliteStore::get_image_with_photo(
+    std::int64_t id, const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, (std::string("SELECT ") + kImageCols + ", " + kPhotoCols +
+               " FROM images i JOIN photos p ON p.sha256 = i.sha256 AND p.model_id = ?2"
+               " WHERE i.id = ?1")
+                  .c_str());
+  if (!q.ok()) return error("get_image_with_photo");
+  q.bind(1, id);
+  q.bind(2, model_id);
+  const int rc = q.step();
+  if (rc == SQLITE_ROW)
+    return std::optional<ImageWithPhoto>(ImageWithPhoto{read_image(q, 0), read_photo(q, 10)});
+  if (rc != SQLITE_DONE) return error("get_image_with_photo " + std::to_string(id));
+  return std::optional<ImageWithPhoto>();
+}
+
+Result<std::vector<std::int64_t>> SqliteStore::images_of_photo(const std::string& sha256) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT id FROM images WHERE sha256 = ? ORDER BY id");
+  if (!q.ok()) return error("images_of_photo");
+  q.bind(1, sha256);
+  std::vector<std::int64_t> ids;
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) ids.push_back(q.int64(0));
+  if (rc != SQLITE_DONE) return error("images_of_photo " + sha256);
+  return ids;
 }
 
 Result<std::optional<Photo>> SqliteStore::get_photo(const std::string& sha256,
@@ -470,7 +507,9 @@ Result<std::optional<Photo>> SqliteStore::get_photo(const std::string& sha256,
   if (!q.ok()) return error("get_photo");
   q.bind(1, sha256);
   q.bind(2, model_id);
-  if (q.step() == SQLITE_ROW) return std::optional<Photo>(read_photo(q, 0));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<Photo>(read_photo(q, 0));
+  if (rc != SQLITE_DONE) return error("get_photo " + sha256);
   return std::optional<Photo>();
 }
 
@@ -479,8 +518,10 @@ Result<std::optional<Listing>> SqliteStore::get_listing(const std::string& id) {
   Stmt q(db_, (std::string("SELECT ") + kListingCols + " FROM listings WHERE id = ?").c_str());
   if (!q.ok()) return error("get_listing");
   q.bind(1, id);
-  if (q.step() != SQLITE_ROW) return std::optional<Listing>();
-  return std::optional<Listing>(read_listing(q));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<Listing>(read_listing(q));
+  if (rc != SQLITE_DONE) return error("get_listing " + id);
+  return std::optional<Listing>();
 }
 
 Result<std::vector<Image>> SqliteStore::listing_images(const std::string& listing_id) {
@@ -491,7 +532,9 @@ Result<std::vector<Image>> SqliteStore::listing_images(const std::string& listin
   if (!q.ok()) return error("listing_images");
   q.bind(1, listing_id);
   std::vector<Image> out;
-  while (q.step() == SQLITE_ROW) out.push_back(read_image(q));
+  int rc;
+  while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_image(q));
+  if (rc != SQLITE_DONE) return error("listing_images " + listing_id);
   return out;
 }
 
@@ -518,7 +561,9 @@ Result<std::optional<std::vector<float>>> SqliteStore::get_centres(const std::st
   Stmt q(db_, "SELECT centres FROM models WHERE model_id = ?");
   if (!q.ok()) return error("get_centres");
   q.bind(1, model_id);
-  if (q.step() == SQLITE_ROW) return std::optional<std::vector<float>>(q.blob<float>(0));
+  const int rc = q.step();
+  if (rc == SQLITE_ROW) return std::optional<std::vector<float>>(q.blob<float>(0));
+  if (rc != SQLITE_DONE) return error("get_centres " + model_id);
   return std::optional<std::vector<float>>();
 }
 
@@ -548,21 +593,14 @@ Status SqliteStore::recompute_codes(const std::string& model_id,
 Status SqliteStore::set_centres_and_codes(const std::string& model_id,
                                           const std::vector<float>& centres) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  Stmt q(db_, "INSERT OR REPLACE INTO models(model_id, dim, centres) VALUES(?,?,?)");
-  q.bind(1, model_id);
-  q.bind(2, static_cast<int>(centres.size()));
-  q.bind_blob(3, centres.data(), centres.size() * sizeof(float));
-  if (q.step() != SQLITE_DONE) {
-    Error e = error("writing centres");
-    (void)exec("ROLLBACK");
-    return e;
-  }
-  if (auto st = recompute_codes(model_id, centres, false); !st) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
-  return commit();
+  return transaction([&]() -> Status {
+    Stmt q(db_, "INSERT OR REPLACE INTO models(model_id, dim, centres) VALUES(?,?,?)");
+    q.bind(1, model_id);
+    q.bind(2, static_cast<int>(centres.size()));
+    q.bind_blob(3, centres.data(), centres.size() * sizeof(float));
+    if (q.step() != SQLITE_DONE) return error("writing centres");
+    return recompute_codes(model_id, centres, false);
+  });
 }
 
 Status SqliteStore::fill_missing_codes(const std::string& model_id) {
@@ -570,104 +608,106 @@ Status SqliteStore::fill_missing_codes(const std::string& model_id) {
   if (!centres) return centres.error();
   if (!centres->has_value()) return {};
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  if (auto st = recompute_codes(model_id, **centres, true); !st) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
-  return commit();
+  return transaction([&] { return recompute_codes(model_id, **centres, true); });
 }
 
 Status SqliteStore::assign_titles(const std::vector<std::string>& listing_ids,
                                   const std::string& model_id) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  Stmt explicit_q(db_, "SELECT 1 FROM images WHERE listing_id = ? AND title_explicit = 1");
-  Stmt pick(db_,
-            "SELECT i.id FROM images i LEFT JOIN photos p ON p.sha256 = i.sha256 AND "
-            "p.model_id = ?2 WHERE i.listing_id = ?1 "
-            "ORDER BY COALESCE(p.front, -1) DESC, i.photo_order, i.id LIMIT 1");
-  Stmt clear(db_, "UPDATE images SET is_title = (id = ?2) WHERE listing_id = ?1");
-  if (!explicit_q.ok() || !pick.ok() || !clear.ok()) {
-    Error e = error("preparing title update");
-    (void)exec("ROLLBACK");
-    return e;
-  }
-  for (const std::string& id : listing_ids) {
-    explicit_q.bind(1, id);
-    const bool has_explicit = explicit_q.step() == SQLITE_ROW;
-    explicit_q.reset();
-    if (has_explicit) continue;
-    pick.bind(1, id);
-    pick.bind(2, model_id);
-    const bool found = pick.step() == SQLITE_ROW;
-    const std::int64_t best = found ? pick.int64(0) : 0;
-    pick.reset();
-    if (!found) continue;
-    clear.bind(1, id);
-    clear.bind(2, best);
-    if (clear.step() != SQLITE_DONE) {
-      Error e = error("setting the title photo of listing " + id);
-      (void)exec("ROLLBACK");
-      return e;
+  return transaction([&]() -> Status {
+    Stmt explicit_q(db_, "SELECT 1 FROM images WHERE listing_id = ? AND title_explicit = 1");
+    Stmt pick(db_,
+              "SELECT i.id FROM images i LEFT JOIN photos p ON p.sha256 = i.sha256 AND "
+              "p.model_id = ?2 WHERE i.listing_id = ?1 "
+              "ORDER BY COALESCE(p.front, -1) DESC, i.photo_order, i.id LIMIT 1");
+    Stmt clear(db_, "UPDATE images SET is_title = (id = ?2) WHERE listing_id = ?1");
+    if (!explicit_q.ok() || !pick.ok() || !clear.ok()) return error("preparing title update");
+    ChangeSet changes;
+    for (const std::string& id : listing_ids) {
+      changes.listing(id);
+      explicit_q.bind(1, id);
+      const bool has_explicit = explicit_q.step() == SQLITE_ROW;
+      explicit_q.reset();
+      if (has_explicit) continue;
+      pick.bind(1, id);
+      pick.bind(2, model_id);
+      const bool found = pick.step() == SQLITE_ROW;
+      const std::int64_t best = found ? pick.int64(0) : 0;
+      pick.reset();
+      if (!found) continue;
+      clear.bind(1, id);
+      clear.bind(2, best);
+      if (clear.step() != SQLITE_DONE) return error("setting the title photo of listing " + id);
+      clear.reset();
     }
-    clear.reset();
+    return log_changes(changes);
+  });
+}
+
+Status SqliteStore::delete_orphans(const std::vector<std::string>& sha256s) {
+  Stmt photos(db_,
+              "DELETE FROM photos WHERE sha256 = ?1 AND "
+              "NOT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)");
+  Stmt blobs(db_,
+             "DELETE FROM blobs WHERE sha256 = ?1 AND "
+             "NOT EXISTS (SELECT 1 FROM images WHERE sha256 = ?1)");
+  if (!photos.ok() || !blobs.ok()) return error("preparing orphan cleanup");
+  for (const std::string& sha : sha256s) {
+    for (Stmt* q : {&photos, &blobs}) {
+      q->bind(1, sha);
+      if (q->step() != SQLITE_DONE) return error("deleting unused photo " + sha);
+      q->reset();
+    }
   }
-  std::vector<std::pair<Change::Kind, std::string>> keys;
-  for (const std::string& id : listing_ids) keys.emplace_back(Change::Kind::kListing, id);
-  if (auto st = log_changes(keys); !st) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
-  return commit();
+  return {};
 }
 
 Status SqliteStore::delete_image(std::int64_t id) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  std::vector<std::pair<Change::Kind, std::string>> keys{{Change::Kind::kImage, std::to_string(id)}};
-  {
-    Stmt l(db_, "SELECT listing_id FROM images WHERE id = ?");
-    l.bind(1, id);
-    if (l.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kListing, l.text(0));
-  }
-  Stmt q(db_, "DELETE FROM images WHERE id = ?");
-  q.bind(1, id);
-  if (q.step() != SQLITE_DONE) {
-    Error e = error("deleting image " + std::to_string(id));
-    (void)exec("ROLLBACK");
-    return e;
-  }
-  if (auto st = log_changes(keys); !st) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
-  return commit();
+  const std::string what = "deleting image " + std::to_string(id);
+  return transaction([&]() -> Status {
+    Stmt q(db_, "DELETE FROM images WHERE id = ? RETURNING listing_id, sha256");
+    if (!q.ok()) return error(what);
+    q.bind(1, id);
+    const int rc = q.step();
+    if (rc == SQLITE_DONE) return {};  // already gone: nothing changed
+    if (rc != SQLITE_ROW) return error(what);
+    ChangeSet changes;
+    changes.image(id);
+    changes.listing(q.text(0));
+    const std::string sha = q.text(1);
+    if (q.step() != SQLITE_DONE) return error(what);
+    if (auto st = delete_orphans({sha}); !st) return st;
+    return log_changes(changes);
+  });
 }
 
 Status SqliteStore::delete_listing(const std::string& id) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
-  std::vector<std::pair<Change::Kind, std::string>> keys{{Change::Kind::kListing, id}};
-  {
-    Stmt q(db_, "SELECT id FROM images WHERE listing_id = ?");
-    q.bind(1, id);
-    while (q.step() == SQLITE_ROW) keys.emplace_back(Change::Kind::kImage, std::to_string(q.int64(0)));
-  }
-  if (auto st = log_changes(keys); !st) {
-    (void)exec("ROLLBACK");
-    return st;
-  }
-  for (const char* sql : {"DELETE FROM images WHERE listing_id = ?", "DELETE FROM listings WHERE id = ?"}) {
-    Stmt q(db_, sql);
-    q.bind(1, id);
-    if (q.step() != SQLITE_DONE) {
-      Error e = error("deleting listing " + id);
-      (void)exec("ROLLBACK");
-      return e;
+  const std::string what = "deleting listing " + id;
+  return transaction([&]() -> Status {
+    ChangeSet changes;
+    std::vector<std::string> shas;
+    {
+      Stmt q(db_, "DELETE FROM images WHERE listing_id = ? RETURNING id, sha256");
+      if (!q.ok()) return error(what);
+      q.bind(1, id);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        changes.image(q.int64(0));
+        shas.push_back(q.text(1));
+      }
+      if (rc != SQLITE_DONE) return error(what);
     }
-  }
-  return commit();
+    Stmt q(db_, "DELETE FROM listings WHERE id = ?");
+    if (!q.ok()) return error(what);
+    q.bind(1, id);
+    if (q.step() != SQLITE_DONE) return error(what);
+    if (sqlite3_changes(db_) == 0 && changes.empty()) return {};  // never there
+    changes.listing(id);
+    if (auto st = delete_orphans(shas); !st) return st;
+    return log_changes(changes);
+  });
 }
 
 Result<StoreStats> SqliteStore::stats() {
@@ -683,35 +723,10 @@ Result<StoreStats> SqliteStore::stats() {
   return s;
 }
 
-Status SqliteStore::log_changes(const std::vector<std::pair<Change::Kind, std::string>>& keys) {
-  if (keys.empty()) return {};
-  // The counter lives in the table and is bumped inside the writing transaction:
-  // SQLite runs one writer at a time, so sequence order is commit order.
-  Stmt bump(db_,
-            "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'change_seq' "
-            "RETURNING CAST(value AS INTEGER)");
-  if (!bump.ok()) return error("preparing the change counter");
-  bump.bind(1, static_cast<std::int64_t>(keys.size()));
-  if (bump.step() != SQLITE_ROW) return error("bumping the change counter");
-  std::int64_t seq = bump.int64(0) - static_cast<std::int64_t>(keys.size());
-  bump.reset();
-  Stmt q(db_, "INSERT INTO changes(kind, key, seq) VALUES(?,?,?) ON CONFLICT(kind, key) DO UPDATE SET seq=excluded.seq");
-  if (!q.ok()) return error("preparing the change log");
-  for (const auto& [kind, key] : keys) {
-    q.bind(1, static_cast<int>(kind));
-    q.bind(2, key);
-    q.bind(3, ++seq);
-    if (q.step() != SQLITE_DONE) return error("writing the change log");
-    q.reset();
-  }
-  return {};
-}
-
 Result<std::int64_t> SqliteStore::last_change() {
   std::lock_guard lock(mu_);
-  Stmt q(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'change_seq'");
-  if (!q.ok()) return error("last_change");
-  if (q.step() != SQLITE_ROW) return std::int64_t{0};
+  Stmt q(db_, "SELECT seq FROM change_counter WHERE id = 1");
+  if (!q.ok() || q.step() != SQLITE_ROW) return error("reading the change counter");
   return q.int64(0);
 }
 
@@ -720,39 +735,12 @@ Result<std::vector<Change>> SqliteStore::changes_since(std::int64_t after, std::
   Stmt q(db_, "SELECT kind, key, seq FROM changes WHERE seq > ? ORDER BY seq LIMIT ?");
   if (!q.ok()) return error("changes_since");
   q.bind(1, after);
-  q.bind(2, static_cast<std::int64_t>(limit));
+  q.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
   std::vector<Change> out;
   int rc;
   while ((rc = q.step()) == SQLITE_ROW)
-    out.push_back({static_cast<Change::Kind>(q.int64(0)), q.text(1), q.int64(2)});
-  if (rc != SQLITE_DONE) return error("changes_since");
-  return out;
-}
-
-Result<std::optional<ImageWithPhoto>> SqliteStore::get_image_with_photo(std::int64_t id,
-                                                                        const std::string& model_id) {
-  std::lock_guard lock(mu_);
-  Stmt q(db_, (std::string("SELECT ") + kImageCols + ", " + kPhotoCols +
-               " FROM images i JOIN photos p ON p.sha256 = i.sha256 AND p.model_id = ? WHERE i.id = ?")
-                  .c_str());
-  if (!q.ok()) return error("get_image_with_photo");
-  q.bind(1, model_id);
-  q.bind(2, id);
-  const int rc = q.step();
-  if (rc == SQLITE_ROW) return std::optional<ImageWithPhoto>(ImageWithPhoto{read_image(q, 0), read_photo(q, 10)});
-  if (rc != SQLITE_DONE) return error("get_image_with_photo");
-  return std::optional<ImageWithPhoto>();
-}
-
-Result<std::vector<std::int64_t>> SqliteStore::images_of_photo(const std::string& sha256) {
-  std::lock_guard lock(mu_);
-  Stmt q(db_, "SELECT id FROM images WHERE sha256 = ? ORDER BY id");
-  if (!q.ok()) return error("images_of_photo");
-  q.bind(1, sha256);
-  std::vector<std::int64_t> out;
-  int rc;
-  while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.int64(0));
-  if (rc != SQLITE_DONE) return error("images_of_photo");
+    out.push_back(Change{change_kind(q.int64(0)), q.text(1), q.int64(2)});
+  if (rc != SQLITE_DONE) return error("changes_since " + std::to_string(after));
   return out;
 }
 

@@ -1,6 +1,9 @@
 // Store on one SQLite file (WAL): the embedded default, no server needed.
+// Thread-safe: one connection guarded by a mutex; write transactions of several processes on
+// one file are serialized by SQLite (BEGIN IMMEDIATE, 10 s busy timeout, then kUnavailable).
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -10,9 +13,14 @@ struct sqlite3;
 
 namespace homelens::store {
 
+namespace internal {
+class ChangeSet;
+}
+
 class SqliteStore final : public Store {
  public:
-  // Opens or creates the file and its schema; refuses a file written by a newer schema.
+  // Opens or creates the file and its schema, migrating a version 1 file to version 2 (the
+  // change log); refuses a file written by a newer schema (kCorruption).
   static Result<std::unique_ptr<Store>> open(const std::string& path);
   ~SqliteStore() override;
 
@@ -44,12 +52,19 @@ class SqliteStore final : public Store {
                                                              const std::string& model_id) override;
   Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status exec(const char* sql);
   Status commit();  // COMMIT, or ROLLBACK when the commit fails
+  // BEGIN IMMEDIATE, body, then COMMIT; ROLLBACK when the body or the commit fails.
+  Status transaction(const std::function<Status()>& body);
+  Status write_locked(const WriteBatch& batch);
+  // Gives each changed key the next sequence number; inside the caller's transaction.
+  Status log_changes(const internal::ChangeSet& changes);
+  // Deletes photo and blob rows of these hashes that no image shows any more.
+  Status delete_orphans(const std::vector<std::string>& sha256s);
   Status recompute_codes(const std::string& model_id, const std::vector<float>& centres,
                          bool only_missing);
   Error error(const std::string& what) const;

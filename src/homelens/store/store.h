@@ -31,11 +31,16 @@ struct StoreStats {
 // current state (absent = deleted), so applying a change twice is harmless.
 struct Change {
   enum class Kind { kListing, kImage, kPhoto };  // key: listing id | image id (decimal) | sha256
-  Kind kind = Kind::kListing;
+  Kind kind;
   std::string key;
   std::int64_t seq = 0;
 };
 
+// Every store answers a missing row with an empty optional (never an error); errors carry
+// kIO for a failed query, kUnavailable for a lost connection or a busy database (retry later),
+// kConflict for a write that contradicts what is stored (an image of an unknown listing) and
+// kCorruption for an unknown schema version. Implementations are safe to call from several
+// threads; a callback of scan/scan_listings must not call back into the same Store.
 class Store {
  public:
   virtual ~Store() = default;
@@ -46,7 +51,8 @@ class Store {
                                                   const std::string& model_id) = 0;
   // Whether bytes with this hash are already embedded with model_id.
   virtual Result<bool> has_photo(const std::string& sha256, const std::string& model_id) = 0;
-  // Writes the batch in one transaction.
+  // Writes the batch in one transaction and logs every listing, every image and every
+  // already-stored photo that got new tags (see Change).
   virtual Status write(const WriteBatch& batch) = 0;
 
   virtual Result<std::optional<Image>> get_image(std::int64_t id) = 0;
@@ -76,7 +82,10 @@ class Store {
   virtual Status assign_titles(const std::vector<std::string>& listing_ids,
                                const std::string& model_id) = 0;
 
+  // Deletes the image (logging it and its listing) and, in the same transaction, the photo
+  // rows (all models) and blob of its bytes when no image shows them any more.
   virtual Status delete_image(std::int64_t id) = 0;
+  // Deletes the listing and its images (logging each), with the same orphan cleanup.
   virtual Status delete_listing(const std::string& id) = 0;
   virtual Result<StoreStats> stats() = 0;
 
@@ -89,12 +98,14 @@ class Store {
   // photo has no row for that model.
   virtual Result<std::optional<ImageWithPhoto>> get_image_with_photo(std::int64_t id,
                                                                      const std::string& model_id) = 0;
-  // Ids of the images that show the photo with this hash (any listing).
+  // Ids of the images that show the photo with this hash (any listing), in id order.
   virtual Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) = 0;
 };
 
-// Opens (creating if needed) the store at `url`: a file path or sqlite:PATH for
-// SQLite. Errors name the url.
+// Opens (creating or migrating the schema if needed) the store at `url`: postgresql://... or
+// postgres://... for PostgreSQL (a bare postgresql:// takes PGHOST, PGPORT, PGUSER, PGDATABASE
+// from the environment, as libpq does), otherwise a file path or sqlite:PATH for SQLite.
+// Errors name the url (without its password).
 Result<std::unique_ptr<Store>> open_store(const std::string& url);
 
 }  // namespace homelens::store
