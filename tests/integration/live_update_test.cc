@@ -14,6 +14,7 @@
 
 #include "homelens/model/model_spec.h"
 #include "homelens/serve/server.h"
+#include "support/pg_cluster.h"
 #include "support/testing.h"
 
 namespace homelens {
@@ -167,6 +168,12 @@ void expect_servers_see_writes(const std::string& db, int servers) {
 TEST(LiveUpdates, ASqliteServerSeesAnotherProcessIndexAndDeleteWithinFiveSeconds) {
   TempDir tmp;
   expect_servers_see_writes((tmp / "live.db").string(), 1);
+}
+
+// A real MLS runs several servers on one shared table: two servers on one PostgreSQL
+// database both see what a third process indexes and deletes.
+TEST(LiveUpdates, TwoServersOnOnePostgresqlTableSeeAnotherProcessIndexAndDeleteWithinFiveSeconds) {
+  expect_servers_see_writes(testing::PgCluster::get().create_database(), 2);
 }
 
 }  // namespace
