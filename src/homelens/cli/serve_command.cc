@@ -87,6 +87,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--web-dir", a->cfg.web_dir, "Folder of the web page's static files")->capture_default_str();
   cmd->add_option("--max-body", a->cfg.max_body_bytes, "Largest request body in bytes")->capture_default_str();
   cmd->add_option("--threads", a->cfg.threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--index", a->cfg.index,
+                  "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
   cmd->add_option("--heads", a->heads_dir, "Tag uploaded photos with the heads in DIR (default: heads/ when present)");
   cmd->add_flag("--no-heads", a->no_heads, "Do not tag uploaded photos");
   cmd->callback([a] { exit_code() = run_serve(*a); });

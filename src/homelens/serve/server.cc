@@ -908,7 +908,7 @@ Result<std::unique_ptr<Server>> Server::create(const ServerConfig& config) {
   auto st = store::open_store(config.db);
   if (!st) return st.error();
   impl->store = std::move(*st);
-  auto cat = rank::Catalog::load(*impl->store, config.spec.id);
+  auto cat = rank::Catalog::load(*impl->store, config.spec.id, config.index);
   if (!cat) return cat.error();
   impl->catalog = std::move(*cat);
   auto emb = model::Embedder::open(config.spec, {0, true});
