@@ -1,7 +1,9 @@
 // The catalogue over the index seam: it loads a real SQLite table into the index
-// kind it is given (a bad kind is an error naming it), and similar() leaves out
-// the query photo, its listing and byte-identical photos through a selector.
+// kind it is given (a bad kind, or one without float vectors, is an error naming
+// it), and similar() leaves out the query photo, its listing and byte-identical
+// photos through a selector.
 #include "homelens/rank/catalog.h"
+#include "homelens/index/half_flat_index.h"
 #include "homelens/index/index_factory.h"
 #include "support/testing.h"
 
@@ -49,7 +51,7 @@ struct Table {
   }
 };
 
-TEST(CatalogIndexTest, LoadsIntoTheGivenIndexKindAndRefusesAnUnknownOne) {
+TEST(CatalogIndexTest, LoadsIntoTheGivenIndexKindAndRefusesAnUnknownOrVectorlessOne) {
   Table t;
   for (std::string spec : {"Flat", ""}) {
     auto cat = Catalog::load(*t.store, "m", spec);
@@ -66,9 +68,14 @@ TEST(CatalogIndexTest, LoadsIntoTheGivenIndexKindAndRefusesAnUnknownOne) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.code(), ErrorCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("HNSW32"), std::string::npos) << bad.message();
-  auto bad_empty = Catalog::create(kDim, "Refine(Flat");
-  ASSERT_FALSE(bad_empty.ok());
-  EXPECT_NE(bad_empty.message().find("Refine(Flat"), std::string::npos) << bad_empty.message();
+  auto unbalanced = Catalog::create(kDim, "Refine(Flat");
+  ASSERT_FALSE(unbalanced.ok());
+  EXPECT_NE(unbalanced.message().find("Refine(Flat"), std::string::npos) << unbalanced.message();
+  // HalfFlat alone could not give back the vector of a photo to query by.
+  auto half = Catalog::create(kDim, "HalfFlat");
+  ASSERT_FALSE(half.ok());
+  EXPECT_EQ(half.code(), index::HalfFlatIndex::supported() ? ErrorCode::kInvalidArgument : ErrorCode::kUnavailable);
+  EXPECT_NE(half.message().find("HalfFlat"), std::string::npos) << half.message();
 }
 
 TEST(CatalogIndexTest, SimilarLeavesOutTheQueryItsListingAndIdenticalPhotos) {

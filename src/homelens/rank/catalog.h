@@ -55,7 +55,8 @@ class Catalog {
   // An empty catalogue over the default index (index::default_index_spec()).
   explicit Catalog(std::size_t dim);
   // An empty catalogue over the index kind index_spec (index_factory.h; "" is the
-  // default); errors name a bad spec. Dimension 0 takes the first photo's.
+  // default); errors (kInvalidArgument) name a bad spec or one that keeps no float
+  // vectors (HalfFlat alone). Dimension 0 takes the first photo's.
   static Result<Catalog> create(std::size_t dim, std::string_view index_spec);
   // Loads every listing and every image embedded with model_id.
   static Result<Catalog> load(store::Store& store, const std::string& model_id,
