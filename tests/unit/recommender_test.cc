@@ -3,6 +3,7 @@
 // half-precision scan and exact rescoring), one result per listing, and the
 // catalogue's listing table stays right through removals.
 #include "homelens/rank/recommender.h"
+#include "homelens/index/index_factory.h"
 #include "support/testing.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace homelens::rank {
@@ -41,7 +43,9 @@ struct Fixture {
   std::map<std::int64_t, std::string> listing_of;
   std::vector<std::string> listing_ids;
 
-  explicit Fixture(int listings) {
+  // spec: the catalogue's index kind ("" = the default).
+  explicit Fixture(int listings, std::string_view spec = "") {
+    catalog = std::move(Catalog::create(kDim, spec)).value();
     std::mt19937 rng(5);
     std::int64_t id = 1;
     for (int l = 0; l < listings; ++l) {
@@ -144,6 +148,31 @@ INSTANTIATE_TEST_SUITE_P(Weights, RecommendTopK,
                          ::testing::Values(Weights{1.0, 0.3, 1.0}, Weights{0.0, 1.0, 0.0}, Weights{1.0, 0.3, -1.0},
                                            Weights{0.0, 0.0, 5.0}),
                          weights_name);
+
+// The index kind changes how candidates are scanned, never the answer.
+TEST(Recommend, EveryExactIndexKindGivesTheSameAnswers) {
+  Fixture flat(3000, "Flat");
+  EXPECT_EQ(flat.catalog.index().kind(), "Flat");
+  Fixture fallback(3000);
+  EXPECT_EQ(fallback.catalog.index().kind(), index::default_index_spec());
+  std::mt19937 rng(10);
+  RecommendRequest req;
+  req.query.vector = random_unit(rng);
+  req.query.tags = random_tags(rng);
+  for (bool all : {false, true}) {
+    for (std::size_t k : {5, 1000, 2500}) {
+      req.k = k;
+      req.all_photos = all;
+      const RecommendResult a = recommend(flat.catalog, req), b = recommend(fallback.catalog, req);
+      ASSERT_EQ(a.results.size(), b.results.size());
+      EXPECT_EQ(a.candidates, b.candidates);
+      for (std::size_t i = 0; i < a.results.size(); ++i) {
+        ASSERT_EQ(a.results[i].image_id, b.results[i].image_id) << "rank " << i;
+        ASSERT_EQ(a.results[i].score, b.results[i].score) << "rank " << i;
+      }
+    }
+  }
+}
 
 TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {
   Fixture f(50);

@@ -43,6 +43,7 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     if (given("--threads")) cfg.threads = a.flags.threads;
     if (given("--refresh-seconds")) cfg.engine.refresh_seconds = a.flags.engine.refresh_seconds;
     if (given("--embedders")) cfg.engine.embedders = a.flags.engine.embedders;
+    if (given("--index")) cfg.engine.index = a.flags.engine.index;
     if (given("--allow-open-writes")) cfg.allow_open_writes = true;
   }
   if (cfg.api_key.empty())
@@ -102,6 +103,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--refresh-seconds", a->flags.engine.refresh_seconds,
                   "How often to pick up what other processes wrote to the table (0: never)")
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--index", a->flags.engine.index,
+                  "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
   cmd->add_option("--embedders", a->flags.engine.embedders, "Networks embedding uploaded photos at once")
       ->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--heads", a->heads_dir, "Tag uploaded photos with the heads in DIR (default: heads/ when present)");

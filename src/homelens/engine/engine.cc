@@ -113,7 +113,7 @@ Status Engine::ensure_loaded() {
   if (loaded_) return {};
   auto seq = store_->last_change();
   if (!seq) return seq.error();
-  auto cat = rank::Catalog::load(*store_, options_.spec.id);
+  auto cat = rank::Catalog::load(*store_, options_.spec.id, options_.index);
   if (!cat) return cat.error();
   {
     std::unique_lock w(catalog_mu_);

@@ -40,6 +40,7 @@ struct EngineOptions {
   int embedders = 1;               // networks for photos embedded on the query path (uploads)
   int threads_per_embedder = 0;    // threads inside one of them; 0 = the runtime's default (all cores)
   image::DecodeOptions decode;     // limits for photos given as bytes
+  std::string index;               // vector index kind (index::make_index spec; "" = the default)
   // How often the catalogue polls the store's change log for what other processes
   // wrote; 0 turns the background refresh off (refresh() still works).
   double refresh_seconds = 1.0;

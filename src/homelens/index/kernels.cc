@@ -83,6 +83,11 @@ __attribute__((target("avx2,fma,f16c"))) void dot_rows_half_avx2(const float* q,
   }
 }
 
+__attribute__((target("avx2,fma,f16c"))) void dot_block_half_avx2(const float* q, const std::uint16_t* base,
+                                                                  std::size_t dim, std::size_t m, float* out) {
+  for (std::size_t j = 0; j < m; ++j) out[j] = dot_half_avx2(q, base + j * dim, dim);
+}
+
 __attribute__((target("avx2,f16c"))) void to_half_f16c(const float* in, std::uint16_t* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -108,6 +113,11 @@ void to_half(const float* in, std::uint16_t* out, std::size_t n) { to_half_f16c(
 void dot_rows_half(const float* query, const std::uint16_t* base, std::size_t dim,
                    const std::uint32_t* rows, std::size_t m, float* out) {
   dot_rows_half_avx2(query, base, dim, rows, m, out);
+}
+
+void dot_block_half(const float* query, const std::uint16_t* base, std::size_t dim, std::size_t m,
+                    float* out) {
+  dot_block_half_avx2(query, base, dim, m, out);
 }
 
 float dot(const float* a, const float* b, std::size_t n) {

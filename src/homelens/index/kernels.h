@@ -1,4 +1,4 @@
-// Inner-product kernels for the exact scans. Dispatch picks AVX-512/AVX2+FMA at
+// Inner-product kernels for the flat indexes' scans. Dispatch picks AVX-512/AVX2+FMA at
 // run time, so one binary is fast on new CPUs and still runs on old ones.
 #pragma once
 
@@ -28,6 +28,11 @@ void to_half(const float* in, std::uint16_t* out, std::size_t n);
 // Needs has_half_kernels().
 void dot_rows_half(const float* query, const std::uint16_t* base, std::size_t dim,
                    const std::uint32_t* rows, std::size_t m, float* out);
+
+// As dot_rows_half over the m consecutive rows starting at base: the sequential
+// whole-index scan. Needs has_half_kernels().
+void dot_block_half(const float* query, const std::uint16_t* base, std::size_t dim, std::size_t m,
+                    float* out);
 
 // A bound on |dot_rows_half - dot_rows| for unit-length query and rows: half
 // rounding moves each product by at most 2^-11 of its size, and the sizes sum to

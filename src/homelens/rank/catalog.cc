@@ -1,13 +1,34 @@
 #include "homelens/rank/catalog.h"
 
+#include "homelens/index/id_selector.h"
+#include "homelens/index/index_factory.h"
+
 #include <algorithm>
 #include <functional>
 #include <string_view>
 
 namespace homelens::rank {
 
-Result<Catalog> Catalog::load(store::Store& store, const std::string& model_id) {
-  Catalog cat(0);
+Catalog::Catalog(std::size_t dim) : Catalog(std::move(create(dim, "")).value()) {}
+
+Result<Catalog> Catalog::create(std::size_t dim, std::string_view index_spec) {
+  auto index = index::make_index(index_spec, dim);
+  if (!index) return index.error();
+  // Queries by an indexed photo read its vector back from the index, so a kind
+  // that keeps no float copy (HalfFlat alone) would answer them with nothing.
+  auto probe = std::move(index::make_index(index_spec, 1)).value();
+  const float one = 1.0f;
+  if (!probe->add(0, {&one, 1}) || probe->vector(0).empty())
+    return make_error("index \"" + std::string(index_spec) + "\"",
+                      "keeps no float vectors to query by; use Flat or Refine(HalfFlat)",
+                      ErrorCode::kInvalidArgument);
+  return Catalog(std::string(index_spec), std::move(*index));
+}
+
+Result<Catalog> Catalog::load(store::Store& store, const std::string& model_id, std::string_view index_spec) {
+  auto created = create(0, index_spec);
+  if (!created) return created.error();
+  Catalog& cat = *created;
   auto st = store.scan_listings([&](const store::Listing& l) { cat.put_listing(l); });
   if (!st) return st.error();
   std::optional<Error> err;
@@ -17,7 +38,7 @@ Result<Catalog> Catalog::load(store::Store& store, const std::string& model_id) 
   });
   if (!st) return st.error();
   if (err) return *err;
-  return cat;
+  return std::move(cat);
 }
 
 const CatalogEntry* Catalog::find(std::int64_t image_id) const {
@@ -112,7 +133,7 @@ std::uint8_t Catalog::intern(const std::string& value) {
 }
 
 void Catalog::refresh_hot(const CatalogEntry& e) {
-  if (hot_.size() < index_.row_capacity()) hot_.resize(index_.row_capacity());
+  if (hot_.size() < index_->row_capacity()) hot_.resize(index_->row_capacity());
   HotRow& h = hot_[e.row];
   h.entry = &e;
   h.listing = e.listing;
@@ -154,8 +175,9 @@ void Catalog::relink(CatalogListing& l) {
 }
 
 Status Catalog::put(const store::Image& image, const store::Photo& photo) {
-  if (index_.dim() == 0 && index_.size() == 0) index_ = index::ExactIndex(photo.embedding.size());
-  if (auto st = index_.add(image.id, photo.embedding); !st) return st;
+  if (index_->dim() == 0 && index_->size() == 0)
+    index_ = std::move(index::make_index(index_spec_, photo.embedding.size())).value();
+  if (auto st = index_->add(image.id, photo.embedding); !st) return st;
   if (auto old = entries_.find(image.id); old != entries_.end() && old->second.image.listing_id != image.listing_id) {
     CatalogListing& prev = listing_node(old->second.image.listing_id);
     prev.image_ids.erase(std::remove(prev.image_ids.begin(), prev.image_ids.end(), image.id),
@@ -163,7 +185,7 @@ Status Catalog::put(const store::Image& image, const store::Photo& photo) {
     relink(prev);
   }
   CatalogEntry& e = entries_[image.id];
-  e = CatalogEntry{image, photo.sha256, photo.tags, *index_.row_of(image.id), nullptr};
+  e = CatalogEntry{image, photo.sha256, photo.tags, *index_->row_of(image.id), nullptr};
   refresh_hot(e);
   CatalogListing& l = listing_node(image.listing_id);
   if (std::find(l.image_ids.begin(), l.image_ids.end(), image.id) == l.image_ids.end())
@@ -193,7 +215,7 @@ bool Catalog::remove_image(std::int64_t image_id) {
   }
   hot_[it->second.row] = HotRow{};
   entries_.erase(it);
-  index_.remove(image_id);
+  index_->remove(image_id);
   if (l != listings_.end()) relink(l->second);
   return true;
 }
@@ -204,7 +226,7 @@ bool Catalog::remove_listing(const std::string& listing_id) {
   for (std::int64_t id : it->second.image_ids) {
     if (auto e = entries_.find(id); e != entries_.end()) hot_[e->second.row] = HotRow{};
     entries_.erase(id);
-    index_.remove(id);
+    index_->remove(id);
   }
   slot_erase(listing_id);
   listings_.erase(it);
@@ -212,16 +234,16 @@ bool Catalog::remove_listing(const std::string& listing_id) {
 }
 
 std::vector<index::Hit> similar(const Catalog& catalog, const SimilarQuery& q) {
-  auto accept = [&](std::int64_t id) {
-    if (q.image_id && id == *q.image_id) return false;
-    const CatalogEntry* e = catalog.find(id);
-    if (!e) return false;
-    if (q.exclude_same_listing && !q.listing_id.empty() && e->image.listing_id == q.listing_id)
-      return false;
-    if (q.exclude_same_photo && !q.sha256.empty() && e->sha256 == q.sha256) return false;
-    return true;
-  };
-  return catalog.index().search(q.vector, q.k, accept);
+  std::vector<std::int64_t> excluded;
+  if (q.image_id) excluded.push_back(*q.image_id);
+  if (q.exclude_same_listing && !q.listing_id.empty())
+    if (const CatalogListing* l = catalog.listing(q.listing_id))
+      excluded.insert(excluded.end(), l->image_ids.begin(), l->image_ids.end());
+  if (q.exclude_same_photo && !q.sha256.empty())
+    for (const auto& [id, e] : catalog.entries())
+      if (e.sha256 == q.sha256) excluded.push_back(id);
+  const index::IDSelectorAllBut others(excluded);
+  return catalog.index().search(q.vector, q.k, &others);
 }
 
 }  // namespace homelens::rank

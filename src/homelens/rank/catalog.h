@@ -1,16 +1,18 @@
 // The query side's in-memory view of the table for one model: every image's
-// vector in an exact index, its tags, and every listing's attributes and photos,
+// vector in a VectorIndex (the kind index_factory.h picks), its tags, and every listing's attributes and photos,
 // so a recommendation never waits on the database.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include "homelens/index/exact_index.h"
+#include "homelens/index/vector_index.h"
 #include "homelens/store/store.h"
 
 namespace homelens::rank {
@@ -50,11 +52,17 @@ class Catalog {
   // Tag code 0 is "no tag"; kUnknownTag is a value no stored photo has.
   static constexpr std::uint8_t kUnknownTag = 255;
 
-  explicit Catalog(std::size_t dim) : index_(dim) {}
+  // An empty catalogue over the default index (index::default_index_spec()).
+  explicit Catalog(std::size_t dim);
+  // An empty catalogue over the index kind index_spec (index_factory.h; "" is the
+  // default); errors (kInvalidArgument) name a bad spec or one that keeps no float
+  // vectors (HalfFlat alone). Dimension 0 takes the first photo's.
+  static Result<Catalog> create(std::size_t dim, std::string_view index_spec);
   // Loads every listing and every image embedded with model_id.
-  static Result<Catalog> load(store::Store& store, const std::string& model_id);
+  static Result<Catalog> load(store::Store& store, const std::string& model_id,
+                              std::string_view index_spec = "");
 
-  const index::ExactIndex& index() const { return index_; }
+  const index::VectorIndex& index() const { return *index_; }
   const CatalogEntry* find(std::int64_t image_id) const;
   const CatalogListing* listing(const std::string& id) const;
   const std::unordered_map<std::int64_t, CatalogEntry>& entries() const { return entries_; }
@@ -92,7 +100,11 @@ class Catalog {
   void slot_erase(const std::string& id);
   static std::uint64_t hash_id(const std::string& id);
 
-  index::ExactIndex index_;
+  Catalog(std::string index_spec, std::unique_ptr<index::VectorIndex> index)
+      : index_spec_(std::move(index_spec)), index_(std::move(index)) {}
+
+  std::string index_spec_;  // what index_ was made from (valid), to remake it for another dimension
+  std::unique_ptr<index::VectorIndex> index_;
   std::unordered_map<std::int64_t, CatalogEntry> entries_;
   std::unordered_map<std::string, CatalogListing> listings_;
   std::vector<HotRow> hot_;
@@ -111,7 +123,7 @@ struct SimilarQuery {
   bool exclude_same_photo = false;      // drop exact byte-duplicates of the query photo
 };
 
-// The k most similar images by cosine, best first (exact).
+// The k most similar images by cosine, best first (exact unless the index kind is HalfFlat).
 std::vector<index::Hit> similar(const Catalog& catalog, const SimilarQuery& query);
 
 }  // namespace homelens::rank

@@ -1,21 +1,12 @@
 #include "homelens/rank/recommender.h"
 
-#include "homelens/index/kernels.h"
+#include "homelens/index/id_selector.h"
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
-#include <thread>
 #include <unordered_map>
 
 namespace homelens::rank {
-
-namespace {
-// Candidate counts from which the scan reads the half-precision copy (below it the
-// exact scan is already well under a millisecond) and is split over two threads.
-constexpr std::size_t kApproxScanAt = 2048;
-constexpr std::size_t kSplitScanAt = 4096;
-}  // namespace
 
 bool Filters::matches(const store::Listing& l) const {
   auto within = [](const std::optional<double>& v, const std::optional<double>& lo,
@@ -112,22 +103,22 @@ Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const 
 
 RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   RecommendResult out;
-  const index::ExactIndex& index = catalog.index();
+  const index::VectorIndex& index = catalog.index();
   if (req.k == 0 || req.query.vector.size() != index.dim()) return out;
   const std::vector<HotRow>& hot = catalog.hot();
   // 1. The candidate rows, each once. Everything a candidate needs is in its hot
   // row, so gathering thousands costs a lookup and one cache line each.
   std::vector<std::uint32_t> rows;
-  std::vector<bool> seen(index.row_capacity(), false);
+  index::IDSelectorBitmap seen(index);
   auto listing_ok = [&](const CatalogListing* l) {
     if (!l) return req.filters.empty();
     if (!req.query.listing_id.empty() && l->listing.id == req.query.listing_id) return false;
     return req.filters.empty() || req.filters.matches(l->listing);
   };
   auto add_row = [&](std::int64_t row) {
-    if (row < 0 || seen[static_cast<std::size_t>(row)]) return;
+    if (row < 0 || seen.contains(static_cast<std::uint32_t>(row))) return;
     if (req.query.image_id && *req.query.image_id == hot[static_cast<std::size_t>(row)].image_id) return;
-    seen[static_cast<std::size_t>(row)] = true;
+    seen.insert(static_cast<std::uint32_t>(row));
     rows.push_back(static_cast<std::uint32_t>(row));
   };
   auto add_listing = [&](const CatalogListing& l) {
@@ -157,24 +148,14 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   out.candidates = n;
   if (n == 0) return out;
 
-  // 2. Cosines in one gather scan, then the cheap per-candidate parts. The scan is
-  // memory-bound: a large one reads the half-precision copy (half the bytes), split
-  // over two threads (which together pull more bandwidth than one), and then only
-  // the candidates that could still make the top k are rescored exactly.
-  const bool approx = index.has_half() && n >= kApproxScanAt && n > req.k;
+  // 2. Cosines in one scan of the candidate rows, then the cheap per-candidate parts.
+  // The index picks how: a large list may get fast approximate scores (within the
+  // error it returns), and then only the candidates that could still make the top k
+  // are rescored exactly, so the answer equals an exact scan. With at most k
+  // candidates every one is in the answer, so only exact scores are worth computing.
   std::vector<float> cos(n);
-  auto scan = [&](std::span<const std::uint32_t> part, float* dst) {
-    if (approx) index.dot_rows_half(req.query.vector, part, dst);
-    else index.dot_rows(req.query.vector, part, dst);
-  };
-  if (n >= kSplitScanAt && std::thread::hardware_concurrency() > 1) {
-    const std::size_t half = n / 2;
-    std::thread helper([&] { scan(std::span(rows).subspan(half), cos.data() + half); });
-    scan(std::span(rows).first(half), cos.data());
-    helper.join();
-  } else {
-    scan(rows, cos.data());
-  }
+  const float error = index.score_rows(req.query.vector, rows, cos.data(),
+                                       n > req.k ? index::Pass::kFast : index::Pass::kExact);
   const CodedQuery q = code_query(catalog, req.query, req.scoring);
   struct Scored {
     std::uint32_t row;
@@ -190,11 +171,10 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     return a.score != b.score ? a.score > b.score : hot[a.row].image_id < hot[b.row].image_id;
   };
   const bool per_listing_needed = req.all_photos || !req.image_ids.empty();
-  if (approx) {
-    // A photo whose approximate score is more than twice the error below the k-th
-    // best listing's can't reach the top k: k listings score at least (k-th - error)
-    // exactly, and it scores less. Everything else gets its exact score.
-    const double error = std::abs(req.scoring.weights.visual) * 0.5 * index::kHalfDotError;
+  if (error > 0) {
+    // visual = (cosine + 1) / 2, so a final score is off by at most |w_visual| * error / 2;
+    // listings compete by their best photo.
+    const double score_error = std::abs(req.scoring.weights.visual) * 0.5 * error;
     std::vector<float> best;
     if (per_listing_needed) {
       std::unordered_map<const void*, float> by_listing;
@@ -207,16 +187,12 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       best.reserve(n);
       for (const Scored& s : scored) best.push_back(s.score);
     }
-    if (best.size() > req.k) {
-      std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(req.k - 1), best.end(),
-                       std::greater<>());
-      const double cut = best[req.k - 1] - 2 * error - 1e-6;
-      std::erase_if(scored, [&](const Scored& s) { return s.score < cut; });
-    }
+    const float cut = index::refine_cutoff(best, req.k, score_error);
+    std::erase_if(scored, [&](const Scored& s) { return s.score < cut; });
     rows.resize(scored.size());
     for (std::size_t j = 0; j < scored.size(); ++j) rows[j] = scored[j].row;
     cos.resize(rows.size());
-    index.dot_rows(req.query.vector, rows, cos.data());
+    index.score_rows(req.query.vector, rows, cos.data(), index::Pass::kExact);
     for (std::size_t j = 0; j < scored.size(); ++j) {
       scored[j].b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
       scored[j].score = final_score(scored[j].b, req.scoring.weights);

@@ -1,0 +1,72 @@
+// Which ids a search may return, as FAISS's IDSelector: a batch of ids, everything
+// but some ids, or a bitmap over an index's rows for hot paths. Callers may
+// subclass IDSelector for other rules.
+//
+// Thread safety: is_member and is_member_row may be called concurrently; the
+// mutators (IDSelectorBitmap::insert) need exclusive access.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_set>
+#include <vector>
+
+namespace homelens::index {
+
+class VectorIndex;
+
+class IDSelector {
+ public:
+  virtual ~IDSelector() = default;
+  // Whether id may be returned.
+  virtual bool is_member(std::int64_t id) const = 0;
+  // The same for an id whose row the index knows: a bitmap answers from the row
+  // without looking the id up.
+  virtual bool is_member_row(std::uint32_t /*row*/, std::int64_t id) const { return is_member(id); }
+};
+
+// Exactly the given ids.
+class IDSelectorBatch final : public IDSelector {
+ public:
+  explicit IDSelectorBatch(std::span<const std::int64_t> ids) : ids_(ids.begin(), ids.end()) {}
+  bool is_member(std::int64_t id) const override { return ids_.count(id) != 0; }
+
+ private:
+  std::unordered_set<std::int64_t> ids_;
+};
+
+// Every id except the given ones (the query photo, its listing's photos, ...).
+class IDSelectorAllBut final : public IDSelector {
+ public:
+  explicit IDSelectorAllBut(std::span<const std::int64_t> ids) : ids_(ids.begin(), ids.end()) {}
+  bool is_member(std::int64_t id) const override { return ids_.count(id) == 0; }
+
+ private:
+  std::unordered_set<std::int64_t> ids_;
+};
+
+// A set of rows of one index, a bit each: as cheap to fill and test as a
+// vector<bool> over row_capacity() rows, so a request can mark thousands of
+// candidate rows. Rows past the size it was made with are not members. The index
+// must outlive it and not change while it is used.
+class IDSelectorBitmap final : public IDSelector {
+ public:
+  // Empty, sized to index.row_capacity().
+  explicit IDSelectorBitmap(const VectorIndex& index);
+  // Adds row; false when it was already there (or is out of range).
+  bool insert(std::uint32_t row) {
+    if (row >= bits_.size() || bits_[row]) return false;
+    bits_[row] = true;
+    return true;
+  }
+  bool contains(std::uint32_t row) const { return row < bits_.size() && bits_[row]; }
+  // Looks the id's row up in the index.
+  bool is_member(std::int64_t id) const override;
+  bool is_member_row(std::uint32_t row, std::int64_t) const override { return contains(row); }
+
+ private:
+  const VectorIndex* index_;
+  std::vector<bool> bits_;
+};
+
+}  // namespace homelens::index
