@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/serve/server.h"
 #include "homelens/tags/tagger.h"
 
@@ -29,7 +30,7 @@ int run_serve(ServeArgs& a) {
   serve::ServerConfig cfg = a.cfg;
   if (!a.config_file.empty())
     if (auto st = serve::load_server_config(a.config_file, cfg); !st) {
-      std::cerr << "error: " << st.message() << "\n";
+      log::error(st.message());
       return 1;
     }
   // Flags given on the command line win over the config file.
@@ -42,23 +43,23 @@ int run_serve(ServeArgs& a) {
   if (!a.no_heads) {
     auto heads = tags::load_heads_option(a.heads_dir, *spec);
     if (!heads) {
-      std::cerr << "error: " << heads.message() << "\n";
+      log::error(heads.message());
       return 1;
     }
     if ((*heads)->empty())
-      std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
-                << ": uploads are not tagged (train them with scripts/setup)\n";
+      log::info("no tag heads for " + spec->id + " in " + tags::default_heads_dir() +
+                ": uploads are not tagged (train them with scripts/setup)");
     else
       cfg.tagger = tags::make_tagger(*heads);
   }
   auto server = serve::Server::create(cfg);
   if (!server) {
-    std::cerr << "error: " << server.message() << "\n";
+    log::error(server.message());
     return 1;
   }
   auto port = (*server)->start();
   if (!port) {
-    std::cerr << "error: " << port.message() << "\n";
+    log::error(port.message());
     return 1;
   }
   g_server = server->get();

@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/image/decode.h"
+#include "homelens/ingest/prepare.h"
 #include "homelens/model/embedder.h"
 #include "homelens/rank/catalog.h"
 #include "homelens/store/store.h"
@@ -37,12 +39,12 @@ int run_similar(const SimilarArgs& a) {
   if (!spec) return 1;
   auto store = store::open_store(a.common.db);
   if (!store) {
-    std::cerr << "error: " << store.message() << "\n";
+    log::error(store.message());
     return 1;
   }
   auto catalog = rank::Catalog::load(**store, spec->id);
   if (!catalog) {
-    std::cerr << "error: " << catalog.message() << "\n";
+    log::error(catalog.message());
     return 1;
   }
   rank::SimilarQuery q;
@@ -52,33 +54,32 @@ int run_similar(const SimilarArgs& a) {
   if (!a.image.empty()) {
     auto bytes = image::read_file(a.image, 64u << 20);
     if (!bytes) {
-      std::cerr << "error: " << bytes.message() << "\n";
+      log::error(bytes.message());
       return 1;
     }
     auto embedder = model::Embedder::open(*spec, {0, false});
     if (!embedder) {
-      std::cerr << "error: " << embedder.message() << "\n";
+      log::error(embedder.message());
       return 1;
     }
-    image::DecodeOptions dopt;
-    dopt.min_shorter_side = embedder->min_decode_side();
-    auto decoded = image::decode(*bytes, a.image, dopt);
+    auto decoded = ingest::decode_photo(*bytes, a.image, {}, embedder->min_decode_side());
     if (!decoded) {
-      std::cerr << "error: " << decoded.message() << "\n";
+      log::error(decoded.message());
       return 1;
     }
-    auto emb = embedder->embed({decoded->rgb});
-    if (!emb) {
-      std::cerr << "error: " << emb.message() << "\n";
+    std::vector<ingest::DecodedPhoto> batch{std::move(*decoded)};
+    auto photos = ingest::embed_photos(batch, *embedder, spec->id, {}, nullptr);
+    if (!photos) {
+      log::error(photos.message());
       return 1;
     }
-    q.vector = std::move((*emb)[0].vector);
-    q.sha256 = image::sha256_hex(*bytes);
+    q.vector = std::move((*photos)[0].embedding);
+    q.sha256 = std::move((*photos)[0].sha256);
   } else {
     const rank::CatalogEntry* e = catalog->find(a.image_id);
     if (!e) {
-      std::cerr << "error: image id " << a.image_id << " is not in " << a.common.db
-                << " (for model " << spec->id << ")\n";
+      log::error("image id " + std::to_string(a.image_id) + " is not in " + a.common.db +
+                 " (for model " + spec->id + ")");
       return 1;
     }
     auto v = catalog->index().vector(a.image_id);

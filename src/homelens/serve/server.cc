@@ -14,7 +14,9 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "homelens/ingest/prepare.h"
 #include "homelens/model/embedder.h"
 #include "homelens/model/embedding.h"
 #include "homelens/rank/catalog.h"
@@ -315,22 +317,23 @@ struct Server::Impl {
     up.listing_ids = std::move(parsed->listing_ids);
   }
 
-  // Decodes, embeds and tags a photo. Bad photos are 415/422 with the decoder's reason.
-  model::Embedding embed_photo(const std::string& bytes, const std::string& name,
-                               int* width = nullptr, int* height = nullptr) {
+  // Decodes, embeds, tags and (when centres are given) codes a photo. Bad photos are 415/422
+  // with the decoder's reason; a tagger failure leaves the photo untagged and is logged.
+  store::Photo embed_photo(const std::string& bytes, const std::string& name,
+                           const std::vector<float>* centres = nullptr) {
     image::DecodeOptions dopt = cfg.decode;
     dopt.max_bytes = std::max(dopt.max_bytes, cfg.max_body_bytes);
-    dopt.min_shorter_side = embedder->min_decode_side();
     auto header = image::read_header(bytes, name);
     if (!header) throw ApiError{415, "unsupported_media_type", header.message()};
-    auto decoded = image::decode(bytes, name, dopt);
+    auto decoded = ingest::decode_photo(bytes, name, dopt, embedder->min_decode_side());
     if (!decoded) throw ApiError{422, "bad_image", decoded.message()};
-    if (width) *width = decoded->width;
-    if (height) *height = decoded->height;
+    std::vector<ingest::DecodedPhoto> batch{std::move(*decoded)};
+    std::vector<std::string> tag_failures;
     std::lock_guard lock(embed_mu);
-    auto emb = embedder->embed({decoded->rgb});
-    if (!emb) throw ApiError{500, "model_failed", emb.message()};
-    return std::move((*emb)[0]);
+    auto photos = ingest::embed_photos(batch, *embedder, cfg.spec.id, cfg.tagger, centres, &tag_failures);
+    if (!photos) throw ApiError{500, "model_failed", photos.message()};
+    if (!tag_failures[0].empty()) spdlog::warn("{}", tag_failures[0]);
+    return std::move((*photos)[0]);
   }
 
   void apply_query_params(const httplib::Request& req, json& j) const {
@@ -440,13 +443,13 @@ struct Server::Impl {
     if (req.has_param("listing_ids")) up.listing_ids.reset();  // the query string's list wins, as for every field
     rank::RecommendRequest r = parse_recommend(up.request, &up.listing_ids);
     json query_j = json::object();
-    std::optional<model::Embedding> uploaded;
+    std::optional<store::Photo> uploaded;
     if (!up.bytes.empty()) uploaded = embed_photo(up.bytes, up.filename);  // outside the lock
 
     std::shared_lock lock(catalog_mu);
     if (uploaded) {
-      r.query.vector = std::move(uploaded->vector);
-      if (cfg.tagger) cfg.tagger(*uploaded, r.query.tags);
+      r.query.vector = std::move(uploaded->embedding);
+      r.query.tags = std::move(uploaded->tags);
       query_j["upload"] = up.filename;
     } else {
       const json q = up.request.value("query", json::object());
@@ -664,11 +667,13 @@ struct Server::Impl {
     const std::string sha = image::sha256_hex(up.bytes);
     const std::string source = rq.contains("source") && rq["source"].is_string() ? rq["source"].get<std::string>() : "upload:" + sha;
 
-    int width = 0, height = 0;
-    std::optional<model::Embedding> emb;
+    std::optional<store::Photo> emb;
     auto existing_photo = store->get_photo(sha, cfg.spec.id);
     if (!existing_photo) throw ApiError{500, "store_failed", existing_photo.message()};
-    if (!existing_photo->has_value()) emb = embed_photo(up.bytes, up.filename, &width, &height);
+    if (!existing_photo->has_value()) {
+      auto centres = store->get_centres(cfg.spec.id);
+      emb = embed_photo(up.bytes, up.filename, centres && centres->has_value() ? &**centres : nullptr);
+    }
 
     std::lock_guard wlock(write_mu);
     // Idempotent by content: the same bytes already in this listing (under this
@@ -715,14 +720,7 @@ struct Server::Impl {
     batch.listings.push_back(listing);
     store::Photo photo;
     if (emb) {
-      photo.sha256 = sha;
-      photo.model_id = cfg.spec.id;
-      photo.width = width;
-      photo.height = height;
-      photo.embedding = emb->vector;
-      if (cfg.tagger) cfg.tagger(*emb, photo.tags);
-      if (auto c = store->get_centres(cfg.spec.id); c && c->has_value())
-        photo.code = model::binary_code(photo.embedding, **c);
+      photo = std::move(*emb);
       batch.photos.push_back(photo);
     } else {
       photo = **existing_photo;

@@ -8,9 +8,9 @@
 
 #include "homelens/core/result.h"
 #include "homelens/image/decode.h"
-#include "homelens/ingest/pipeline.h"
 #include "homelens/model/model_spec.h"
 #include "homelens/rank/recommender.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::serve {
 
@@ -25,7 +25,7 @@ struct ServerConfig {
   std::size_t max_candidates = 100000;
   std::string web_dir;          // static files for "/" and /openapi.json
   rank::ScoreOptions scoring;   // defaults for requests that do not say
-  ingest::Tagger tagger;        // tags uploaded photos; may be empty
+  tags::Tagger tagger;          // tags uploaded photos; may be empty
   int threads = 64;             // connections served at once (keep-alive holds a thread)
   image::DecodeOptions decode;
   bool quiet = false;
