@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <opencv2/imgcodecs.hpp>
+#include <cstring>
 #include <unistd.h>
 
 #include <chrono>
@@ -1380,6 +1382,69 @@ TEST(ServeCommand, FlagsGivenOnTheCommandLineWinOverTheConfigFile) {
   }
   kill(p.pid, SIGTERM);
   EXPECT_NE(wait_for(p.pid, std::chrono::seconds(30)), -1);
+}
+
+
+long proc_status_kb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field, 0) == 0) return std::atol(line.c_str() + std::strlen(field));
+  return -1;
+}
+
+// 32 uploads of a 50-megapixel PNG at once: decoding one holds hundreds of MB, so the
+// server takes what fits its decode budget, answers the rest 503 at once, keeps its
+// memory under the budget and goes on serving.
+TEST(ServerDecodeBudget, ConcurrentHugeUploadsStayUnderTheBudgetAndTheExcessGet503) {
+  TempDir dir;
+  serve::ServerConfig cfg;
+  cfg.engine.db = copy_db(dir.path()).string();
+  cfg.engine.spec = default_spec();
+  cfg.engine.decode_budget_bytes = 1ull << 30;
+  cfg.port = 0;
+  cfg.quiet = true;
+  auto server = serve::Server::create(cfg);
+  ASSERT_TRUE(server) << server.message();
+  auto port = (*server)->start();
+  ASSERT_TRUE(port) << port.message();
+  // A smooth 8660 x 5774 picture: 50 megapixels in a PNG of a few hundred KB.
+  cv::Mat big(5774, 8660, CV_8UC3);
+  for (int y = 0; y < big.rows; ++y)
+    big.row(y).setTo(cv::Scalar(y % 256, (y / 23) % 256, 128));
+  std::vector<uchar> png;
+  ASSERT_TRUE(cv::imencode(".png", big, png));
+  big.release();
+  const std::string body(png.begin(), png.end());
+  { Api warm(*port); ASSERT_EQ(warm.get("/healthz").status, 200); }
+  // Peak memory from here on: clear_refs "5" resets the process's high-water mark.
+  const long rss_before = proc_status_kb("VmRSS:");
+  std::ofstream("/proc/self/clear_refs") << "5";
+  std::vector<int> statuses(32, -1);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 32; ++i)
+    clients.emplace_back([&, i] {
+      Api api(*port);
+      statuses[i] = api.post("/v1/images?listing_id=huge-" + std::to_string(i), body, "image/png").status;
+    });
+  for (auto& c : clients) c.join();
+  const long peak = proc_status_kb("VmHWM:");
+  int stored = 0, refused = 0;
+  for (int s : statuses) {
+    if (s == 201) ++stored;
+    else if (s == 503) ++refused;
+    else ADD_FAILURE() << "status " << s;
+  }
+  EXPECT_GE(stored, 1);
+  EXPECT_GE(refused, 1);
+  const double grew_mb = (peak - rss_before) / 1024.0;
+  std::cout << "32 concurrent 50 MP PNG uploads: " << stored << " stored, " << refused
+            << " refused with 503; peak memory " << grew_mb << " MB over the "
+            << rss_before / 1024 << " MB before (budget 1024 MB)\n";
+  EXPECT_LT(grew_mb, 1024.0) << "peak memory went past the decode budget";
+  Api api(*port);
+  EXPECT_EQ(api.get("/healthz").status, 200) << "the server keeps answering";
+  Reply r = api.get("/v1/listings/huge-0");
+  EXPECT_TRUE(r.status == 200 || r.status == 404) << r;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Manifest CSV parsing: RFC 4180 quoting, CRLF, BOM, and bad rows reported by line
 // without losing the good ones.
-#include "homelens/ingest/csv.h"
+#include "homelens/core/csv.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "support/testing.h"
 
-namespace homelens::ingest {
+namespace homelens {
 namespace {
 
 using Fields = std::vector<std::string>;
@@ -154,4 +154,4 @@ TEST(CsvTest, ReadCsvReadsAFileAndFailsOnAMissingOneNamingIt) {
 }
 
 }  // namespace
-}  // namespace homelens::ingest
+}  // namespace homelens

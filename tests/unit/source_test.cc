@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "homelens/ingest/csv.h"
+#include "homelens/core/csv.h"
 #include "support/testing.h"
 
 namespace homelens::ingest {

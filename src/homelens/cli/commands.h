@@ -14,12 +14,15 @@ namespace homelens::cli {
 // The exit status a command's callback leaves for main() to return.
 int& exit_code();
 
-// Options every command that touches the table and the model shares.
+// Options every command shares: the table, the model, and how it logs.
 struct CommonOptions {
   std::string db = "homelens.db";
   std::string model = "mobilenetv2-torchvision-imagenet";
   std::string models_dir;  // default: model::default_models_dir()
+  std::string log_format = "text";  // text | json (core/log.h)
+  std::string log_level = "info";
 };
+// Registers the options on cmd; logging is configured as soon as cmd's arguments are parsed.
 void add_common_options(CLI::App& cmd, CommonOptions& o);
 
 // The model spec the options name, or nullopt after printing the error to stderr.

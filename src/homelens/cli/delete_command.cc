@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/engine/engine.h"
 
 namespace homelens::cli {
@@ -25,7 +26,7 @@ int run_delete(const DeleteArgs& a) {
   eo.refresh_seconds = 0;
   auto eng = engine::Engine::open(eo);
   if (!eng) {
-    std::cerr << "error: " << eng.message() << "\n";
+    log::error(eng.message());
     return 1;
   }
   nlohmann::json out = {{"deleted_listings", nlohmann::json::array()},
@@ -39,9 +40,9 @@ int run_delete(const DeleteArgs& a) {
     } else if (st.code() == ErrorCode::kNotFound) {
       out["missing"].push_back(what);
       if (!a.missing_ok) status = 2;
-      if (!a.json) std::cerr << "not found: " << st.message() << "\n";
+      if (!a.json) log::warn("not found: " + st.message());
     } else {
-      std::cerr << "error: " << st.message() << "\n";
+      log::error(st.message());
       status = 1;
     }
   };

@@ -5,6 +5,7 @@
 
 #include "homelens/cli/commands.h"
 #include "homelens/engine/engine.h"
+#include "homelens/core/log.h"
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
 #include "homelens/tags/tagger.h"
@@ -37,7 +38,7 @@ int run_index(const IndexArgs& a) {
   if (!a.manifest.empty()) {
     ingest::ManifestColumns cols;
     if (auto st = ingest::apply_column_mapping(a.columns, cols); !st) {
-      std::cerr << "error: " << st.message() << "\n";
+      log::error(st.message());
       return 1;
     }
     src = ingest::read_manifest(a.manifest, cols, a.base_dir);
@@ -45,7 +46,7 @@ int run_index(const IndexArgs& a) {
     src = ingest::scan_folder(a.folder, a.listing_per_folder);
   }
   if (!src) {
-    std::cerr << "error: " << src.message() << "\n";
+    log::error(src.message());
     return 1;
   }
   if (a.limit && src->items.size() > a.limit) src->items.resize(a.limit);
@@ -54,7 +55,7 @@ int run_index(const IndexArgs& a) {
   eo.spec = *spec;
   auto eng = engine::Engine::open(eo);
   if (!eng) {
-    std::cerr << "error: " << eng.message() << "\n";
+    log::error(eng.message());
     return 1;
   }
   // Tag heads: explicit ones must exist; the default ones are used when present.
@@ -63,25 +64,24 @@ int run_index(const IndexArgs& a) {
   if (!a.no_heads) {
     auto loaded = tags::load_heads_option(a.heads_dir, *spec);
     if (!loaded) {
-      std::cerr << "error: " << loaded.message() << "\n";
+      log::error(loaded.message());
       return 1;
     }
     if (!(*loaded)->empty()) {
       heads = *loaded;
       if (!a.json && !a.quiet)
-        std::cerr << "tagging with heads (" << heads->tasks() << ") from " << heads->folder()
-                  << "\n";
+        log::info("tagging with heads (" + heads->tasks() + ") from " + heads->folder());
       // Photos embedded before these heads existed (or under other heads) get tagged from their
       // stored embeddings; no decoding needed.
       auto n = tags::retag_stored((*eng)->store(), *heads);
       if (!n) {
-        std::cerr << "error: " << n.message() << "\n";
+        log::error(n.message());
         return 1;
       }
       retagged = *n;
     } else if (!a.json && !a.quiet) {
-      std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
-                << ": photos are not tagged (see homelens train)\n";
+      log::info("no tag heads for " + spec->id + " in " + tags::default_heads_dir() +
+                ": photos are not tagged (see homelens train)");
     }
   }
   ingest::PipelineOptions opt;
@@ -98,7 +98,7 @@ int run_index(const IndexArgs& a) {
   std::signal(SIGTERM, on_signal);
   auto summary = (*eng)->add_batch(src->items, opt);
   if (!summary) {
-    std::cerr << "error: " << summary.message() << "\n";
+    log::error(summary.message());
     return 1;
   }
   const auto& s = *summary;
@@ -111,22 +111,27 @@ int run_index(const IndexArgs& a) {
                         {"retagged", retagged}};
     j["failures"] = nlohmann::json::array();
     for (const auto& f : s.failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
+    j["untagged"] = s.untagged;
+    j["tag_failures"] = nlohmann::json::array();
+    for (const auto& f : s.tag_failures) j["tag_failures"].push_back({{"source", f.source}, {"reason", f.reason}});
     j["skipped_rows"] = nlohmann::json::array();
     for (const auto& p : src->problems) j["skipped_rows"].push_back({{"where", p.where}, {"reason", p.reason}});
     std::cout << j.dump() << "\n";
   } else {
-    for (const auto& p : src->problems) std::cerr << "skipped " << p.where << ": " << p.reason << "\n";
-    for (const auto& f : s.failures) std::cerr << "failed " << f.reason << "\n";
+    for (const auto& p : src->problems) log::warn("skipped " + p.where + ": " + p.reason);
+    for (const auto& f : s.failures) log::warn("failed " + f.reason, {{"source", f.source}});
+    for (const auto& f : s.tag_failures) log::warn("stored untagged " + f.reason, {{"source", f.source}});
     const double rate = s.seconds > 0 ? s.indexed / s.seconds : 0;
     std::cout << (s.interrupted ? "interrupted: " : "") << s.total << " photos: " << s.indexed
               << " indexed, " << s.reused << " reused (same bytes already embedded), "
               << s.already_present << " already present, " << s.failed << " failed";
     if (!src->problems.empty()) std::cout << "; " << src->problems.size() << " manifest rows skipped";
+    if (s.untagged) std::cout << "; " << s.untagged << " indexed but not tagged";
     if (retagged) std::cout << "; " << retagged << " stored photos tagged";
     std::printf(" (%.1f s, %.1f photos/s)\n", s.seconds, rate);
   }
   if (s.interrupted) return 130;
-  if (a.strict && (s.failed || !src->problems.empty())) return 2;
+  if (a.strict && (s.failed || s.untagged || !src->problems.empty())) return 2;
   return 0;
 }
 
@@ -160,7 +165,8 @@ void add_index_command(CLI::App& app) {
   cmd->add_flag("--no-heads", a->no_heads, "Do not tag photos, even with the default heads");
   cmd->add_flag("--json", a->json, "Print the summary as one JSON object on stdout");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
-  cmd->add_flag("--strict", a->strict, "Exit with status 2 when any photo or manifest row failed");
+  cmd->add_flag("--strict", a->strict,
+                "Exit with status 2 when any photo or manifest row failed or a photo was left untagged");
   cmd->callback([a] { exit_code() = run_index(*a); });
 }
 

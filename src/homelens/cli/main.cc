@@ -1,8 +1,7 @@
-#include <spdlog/spdlog.h>
-
 #include <iostream>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/model/model_spec.h"
 
 namespace homelens::cli {
@@ -20,13 +19,22 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--models-dir", o.models_dir,
                  "Folder the spec's model files are relative to (default: $HOMELENS_MODELS or "
                  "../shared/models)");
+  cmd.add_option("--log-format", o.log_format,
+                 "Log lines on stderr: text, or json (one object a line: time, level, message, fields)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_option("--log-level", o.log_level, "Least severe level logged")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "critical", "off"}));
+  // Before the command runs, so its first error is already in the chosen format.
+  cmd.parse_complete_callback([&o] { (void)log::configure_logging(o.log_format, o.log_level); });
 }
 
 std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {
   const std::string models_dir = o.models_dir.empty() ? model::default_models_dir() : o.models_dir;
   auto spec = model::find_model_spec(o.model, models_dir);
   if (!spec) {
-    std::cerr << "error: " << spec.message() << "\n";
+    log::error(spec.message());
     return std::nullopt;
   }
   return std::move(*spec);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/serve/server.h"
 #include "homelens/tags/tagger.h"
 
@@ -30,7 +31,7 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     cfg = serve::ServerConfig{};
     cfg.web_dir = a.flags.web_dir;
     if (auto st = serve::load_server_config(a.config_file, cfg); !st) {
-      std::cerr << "error: " << st.message() << "\n";
+      log::error(st.message());
       return 1;
     }
     // Flags given on the command line win over the config file.
@@ -44,6 +45,7 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     if (given("--refresh-seconds")) cfg.engine.refresh_seconds = a.flags.engine.refresh_seconds;
     if (given("--embedders")) cfg.engine.embedders = a.flags.engine.embedders;
     if (given("--index")) cfg.engine.index = a.flags.engine.index;
+    if (given("--decode-budget")) cfg.engine.decode_budget_bytes = a.flags.engine.decode_budget_bytes;
     if (given("--allow-open-writes")) cfg.allow_open_writes = true;
   }
   if (cfg.api_key.empty())
@@ -54,23 +56,23 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
   if (!a.no_heads) {
     auto heads = tags::load_heads_option(a.heads_dir, *spec);
     if (!heads) {
-      std::cerr << "error: " << heads.message() << "\n";
+      log::error(heads.message());
       return 1;
     }
     if ((*heads)->empty())
-      std::cerr << "no tag heads for " << spec->id << " in " << tags::default_heads_dir()
-                << ": uploads are not tagged (train them with scripts/setup)\n";
+      log::info("no tag heads for " + spec->id + " in " + tags::default_heads_dir() +
+                ": uploads are not tagged (train them with scripts/setup)");
     else
       cfg.engine.tagger = tags::make_tagger(*heads);
   }
   auto server = serve::Server::create(cfg);
   if (!server) {
-    std::cerr << "error: " << server.message() << "\n";
+    log::error(server.message());
     return 1;
   }
   auto port = (*server)->start();
   if (!port) {
-    std::cerr << "error: " << port.message() << "\n";
+    log::error(port.message());
     return 1;
   }
   std::signal(SIGINT, on_stop_signal);
@@ -105,6 +107,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--index", a->flags.engine.index,
                   "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
+  cmd->add_option("--decode-budget", a->flags.engine.decode_budget_bytes,
+                  "Bytes that uploads being decoded may hold at once; beyond it uploads get 503")
+      ->capture_default_str();
   cmd->add_option("--embedders", a->flags.engine.embedders, "Networks embedding uploaded photos at once")
       ->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--heads", a->heads_dir, "Tag uploaded photos with the heads in DIR (default: heads/ when present)");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/engine/engine.h"
 #include "homelens/image/decode.h"
 
@@ -39,14 +40,14 @@ int run_similar(const SimilarArgs& a) {
   eo.refresh_seconds = 0;
   auto eng = engine::Engine::open(eo);
   if (!eng) {
-    std::cerr << "error: " << eng.message() << "\n";
+    log::error(eng.message());
     return 1;
   }
   engine::QuerySpec q;
   if (!a.image.empty()) {
     auto bytes = image::read_file(a.image, 64u << 20);
     if (!bytes) {
-      std::cerr << "error: " << bytes.message() << "\n";
+      log::error(bytes.message());
       return 1;
     }
     q.bytes = std::move(*bytes);
@@ -61,10 +62,10 @@ int run_similar(const SimilarArgs& a) {
   auto answer = (*eng)->similar(q, so);
   if (!answer) {
     if (answer.code() == ErrorCode::kNotFound)
-      std::cerr << "error: image id " << a.image_id << " is not in " << a.common.db << " (for model "
-                << spec->id << ")\n";
+      log::error("image id " + std::to_string(a.image_id) + " is not in " + a.common.db +
+                 " (for model " + spec->id + ")");
     else
-      std::cerr << "error: " << answer.message() << "\n";
+      log::error(answer.message());
     return 1;
   }
 

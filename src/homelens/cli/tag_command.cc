@@ -4,9 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/ingest/source.h"
 #include "homelens/tags/features.h"
 #include "homelens/tags/head.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::cli {
 
@@ -34,14 +36,15 @@ int run_tag(const TagArgs& a) {
   const std::string root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
   auto heads = tags::HeadSet::load(root, spec->id);
   if (!heads) {
-    std::cerr << "error: " << heads.message() << "\n";
+    log::error(heads.message());
     return 1;
   }
   if (heads->empty()) {
-    std::cerr << "error: no heads for model " << spec->id << " in " << root
-              << " (train them with `homelens train`, or see scripts/setup)\n";
+    log::error("no heads for model " + spec->id + " in " + root +
+               " (train them with `homelens train`, or see scripts/setup)");
     return 1;
   }
+  const tags::Tagger tagger = tags::make_tagger(std::make_shared<const tags::HeadSet>(std::move(*heads)));
   std::vector<std::string> paths, sources;
   if (!a.image.empty()) {
     paths.push_back(a.image);
@@ -49,16 +52,16 @@ int run_tag(const TagArgs& a) {
   } else {
     ingest::ManifestColumns cols;
     if (auto st = ingest::apply_column_mapping(a.columns, cols); !st) {
-      std::cerr << "error: " << st.message() << "\n";
+      log::error(st.message());
       return 1;
     }
     auto src = ingest::read_manifest(a.manifest, cols, a.base_dir);
     if (!src) {
-      std::cerr << "error: " << src.message() << "\n";
+      log::error(src.message());
       return 1;
     }
     for (const auto& p : src->problems)
-      std::cerr << "skipped " << p.where << ": " << p.reason << "\n";
+      log::warn("skipped " + p.where + ": " + p.reason);
     for (const auto& it : src->items) {
       paths.push_back(it.path);
       sources.push_back(it.source);
@@ -71,20 +74,20 @@ int run_tag(const TagArgs& a) {
   fo.keep_going = true;
   auto feats = tags::embed_paths(paths, *spec, fo);
   if (!feats) {
-    std::cerr << "error: " << feats.message() << "\n";
+    log::error(feats.message());
     return 1;
   }
   int failed = 0;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     if (!feats->errors[i].empty()) {
-      std::cerr << "failed " << feats->errors[i] << "\n";
+      log::warn("failed " + feats->errors[i]);
       ++failed;
       continue;
     }
     store::Tags t;
-    std::vector<float> emb(feats->x.row(i), feats->x.row(i) + feats->x.cols);
-    if (auto st = heads->tag(emb, spec->id, t); !st) {
-      std::cerr << "error: " << st.message() << "\n";
+    const model::Embedding emb{{feats->x.row(i), feats->x.row(i) + feats->x.cols}, {}};
+    if (auto st = tagger(emb, t); !st) {
+      log::error(st.message());
       return 1;
     }
     if (a.json) {

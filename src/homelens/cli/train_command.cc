@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
+#include "homelens/core/log.h"
 #include "homelens/tags/dataset.h"
 #include "homelens/tags/features.h"
 #include "homelens/tags/head.h"
@@ -45,12 +46,12 @@ int run_train(TrainArgs a) {
   for (const auto& name : a.tasks) {
     auto t = tags::parse_task(name);
     if (!t) {
-      std::cerr << "error: " << t.message() << "\n";
+      log::error(t.message());
       return 1;
     }
     auto set = tags::load_task(*t, a.data);
     if (!set) {
-      std::cerr << "error: " << set.message() << "\n";
+      log::error(set.message());
       return 1;
     }
     sets.push_back(std::move(*set));
@@ -69,7 +70,7 @@ int run_train(TrainArgs a) {
   fo.progress = a.quiet || a.json ? ProgressMode::kQuiet : ProgressMode::kAuto;
   auto feats = tags::embed_paths(paths, *spec, fo);
   if (!feats) {
-    std::cerr << "error: " << feats.message() << "\n";
+    log::error(feats.message());
     return 1;
   }
   const double embed_s =
@@ -95,7 +96,7 @@ int run_train(TrainArgs a) {
         a.flip_cache.empty() && !a.common.db.empty() ? a.common.db + ".flipped" : a.flip_cache;
     auto f = tags::embed_paths(flip_paths, *spec, ff);
     if (!f) {
-      std::cerr << "error: " << f.message() << "\n";
+      log::error(f.message());
       return 1;
     }
     flipped = std::move(*f);
@@ -139,7 +140,7 @@ int run_train(TrainArgs a) {
     d.set = std::move(s);
     auto trained = tags::train_head(d, spec->id, a.train);
     if (!trained) {
-      std::cerr << "error: " << trained.message() << "\n";
+      log::error(trained.message());
       return 1;
     }
     const std::string task = tags::task_name(d.set.task);
@@ -147,7 +148,7 @@ int run_train(TrainArgs a) {
     if (!a.no_save) {
       const std::string path = tags::head_path(heads_root, spec->id, d.set.task);
       if (auto st = tags::save_head(trained->head, path); !st) {
-        std::cerr << "error: " << st.message() << "\n";
+        log::error(st.message());
         return 1;
       }
       rj["head"] = path;
@@ -158,7 +159,7 @@ int run_train(TrainArgs a) {
       std::ofstream f(svg);
       f << tags::confusion_svg(trained->report);
       if (!f) {
-        std::cerr << "error: " << svg << ": cannot write\n";
+        log::error(svg + ": cannot write");
         return 1;
       }
       rj["confusion_svg"] = svg;

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "homelens/core/log.h"
+
 namespace homelens {
 
 Progress::Progress(std::string label, std::size_t total, ProgressMode mode, std::FILE* out)
@@ -53,11 +55,18 @@ void Progress::print(bool final) {
                  done_, total_, 100 * frac, rate, final ? "took" : "ETA",
                  clock_text(final ? elapsed : left).c_str());
     if (final) std::fputc('\n', out_);
+    std::fflush(out_);
   } else {
-    std::fprintf(out_, "%s: %zu/%zu (%.1f%%), %.1f/s, %s %s\n", label_.c_str(), done_, total_,
-                 100 * frac, rate, final ? "took" : "time left", clock_text(final ? elapsed : left).c_str());
+    char text[160];
+    std::snprintf(text, sizeof text, "%s: %zu/%zu (%.1f%%), %.1f/s, %s %s", label_.c_str(), done_,
+                  total_, 100 * frac, rate, final ? "took" : "time left",
+                  clock_text(final ? elapsed : left).c_str());
+    nlohmann::json fields = {{"task", label_}, {"done", done_}, {"total", total_},
+                             {"rate_per_s", std::round(rate * 10) / 10}};
+    if (final) fields["seconds"] = std::round(elapsed * 10) / 10;
+    else if (std::isfinite(left)) fields["seconds_left"] = std::round(left);
+    log::info(text, fields);
   }
-  std::fflush(out_);
 }
 
 }  // namespace homelens

@@ -1,5 +1,6 @@
 // Progress of long work: a live bar (count, rate, time left) on a terminal,
-// a plain line every few seconds in a log, nothing when quiet.
+// a log line (core/log.h, info) every few seconds otherwise, nothing when quiet.
+// Thread-safety: one thread calls a Progress's methods.
 #pragma once
 
 #include <chrono>
@@ -12,7 +13,7 @@ enum class ProgressMode { kAuto, kBar, kLines, kQuiet };
 
 class Progress {
  public:
-  // kAuto picks a bar when out is a terminal, else lines.
+  // kAuto picks a bar when out is a terminal, else lines. The bar goes to out, lines to the log.
   Progress(std::string label, std::size_t total, ProgressMode mode = ProgressMode::kAuto,
            std::FILE* out = stderr);
   // Reports that `done` of total are finished; rate-limited, cheap to call often.

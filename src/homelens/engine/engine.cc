@@ -5,6 +5,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "homelens/core/log.h"
+#include "homelens/ingest/prepare.h"
 #include "homelens/model/embedding.h"
 
 namespace homelens::engine {
@@ -228,26 +230,27 @@ Result<ingest::IndexSummary> Engine::add_batch(const std::vector<ingest::Item>& 
 
 Result<store::Photo> Engine::prepare(const std::string& bytes, const std::string& name) {
   if (auto st = ensure_pool(); !st) return st.error();
-  image::DecodeOptions dopt = options_.decode;
   auto header = image::read_header(bytes, name);
   if (!header) return make_error("", header.message(), ErrorCode::kUnsupported);
+  image::DecodeOptions dopt = options_.decode;
   dopt.min_shorter_side = min_decode_side_;
-  auto decoded = image::decode(bytes, name, dopt);
+  // Held until the pixels are embedded and released.
+  auto lease = budget_.try_acquire(image::estimate_decode_bytes(*header, dopt, bytes), name);
+  if (!lease) return lease.error();
+  auto decoded = ingest::decode_photo(bytes, name, dopt, min_decode_side_);
   if (!decoded) return make_error("", decoded.message(), ErrorCode::kUnprocessable);
-  Borrowed embedder(pool_mu_, pool_cv_, pool_);
-  auto emb = embedder->embed({decoded->rgb});
-  if (!emb) return make_error(name, emb.message(), ErrorCode::kInternal);
-  store::Photo photo;
-  photo.sha256 = image::sha256_hex(bytes);
-  photo.model_id = options_.spec.id;
-  photo.width = decoded->width;
-  photo.height = decoded->height;
-  if (options_.tagger) options_.tagger((*emb)[0], photo.tags);
-  photo.embedding = std::move((*emb)[0].vector);
+  std::vector<ingest::DecodedPhoto> batch;
+  batch.push_back(std::move(*decoded));
   auto centres = store_->get_centres(options_.spec.id);
   if (!centres) return centres.error();
-  if (centres->has_value()) photo.code = model::binary_code(photo.embedding, **centres);
-  return photo;
+  std::vector<std::string> tag_failures;
+  Borrowed embedder(pool_mu_, pool_cv_, pool_);
+  auto photos = ingest::embed_photos(batch, *embedder, options_.spec.id, options_.tagger,
+                                     centres->has_value() ? &**centres : nullptr, &tag_failures);
+  if (!photos) return photos.error();
+  if (!tag_failures.empty() && !tag_failures[0].empty())
+    log::warn("stored untagged: " + tag_failures[0], {{"photo", name}});
+  return std::move((*photos)[0]);
 }
 
 Result<AddImageResult> Engine::add_image(const AddImageRequest& rq) {

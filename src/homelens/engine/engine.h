@@ -23,6 +23,7 @@
 
 #include "homelens/core/result.h"
 #include "homelens/image/decode.h"
+#include "homelens/image/decode_budget.h"
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
 #include "homelens/model/embedder.h"
@@ -30,16 +31,21 @@
 #include "homelens/rank/catalog.h"
 #include "homelens/rank/recommender.h"
 #include "homelens/store/store.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::engine {
 
 struct EngineOptions {
   std::string db = "homelens.db";  // store url: a SQLite path or postgresql://...
   model::ModelSpec spec;
-  ingest::Tagger tagger;           // tags new photos; may be empty
+  tags::Tagger tagger;             // tags new photos; may be empty
   int embedders = 1;               // networks for photos embedded on the query path (uploads)
   int threads_per_embedder = 0;    // threads inside one of them; 0 = the runtime's default (all cores)
   image::DecodeOptions decode;     // limits for photos given as bytes
+  // Memory that photos being decoded on the query path (uploads) may hold at once,
+  // estimated from their headers; a photo that does not fit now is refused with
+  // kUnavailable (503) instead of queueing while the process grows.
+  std::uint64_t decode_budget_bytes = 1ull << 30;
   std::string index;               // vector index kind (index::make_index spec; "" = the default)
   // How often the catalogue polls the store's change log for what other processes
   // wrote; 0 turns the background refresh off (refresh() still works).
@@ -207,17 +213,20 @@ class Engine {
   Result<EngineStats> stats();
 
  private:
-  explicit Engine(EngineOptions options) : options_(std::move(options)) {}
+  explicit Engine(EngineOptions options)
+      : options_(std::move(options)), budget_(options_.decode_budget_bytes) {}
   Status ensure_loaded();
   Status ensure_pool();
   Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector);
-  // Decodes, embeds and tags one photo (the upload path of ingest's prepare steps).
+  // Decodes (within the decode budget), embeds, tags and codes one photo through
+  // ingest's prepare steps, as the batch pipeline does.
   Result<store::Photo> prepare(const std::string& bytes, const std::string& name);
   ListingView listing_view(const rank::CatalogListing& l, bool with_images) const;
   void refresh_loop();
 
   EngineOptions options_;
   std::unique_ptr<store::Store> store_;
+  image::DecodeBudget budget_;
 
   mutable std::shared_mutex catalog_mu_;  // readers: queries; writer: refresh
   rank::Catalog catalog_{0};

@@ -1,14 +1,18 @@
 #include "homelens/ingest/pipeline.h"
 
+#include <tbb/concurrent_queue.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
 #include <chrono>
 #include <filesystem>
-#include <condition_variable>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "homelens/ingest/prepare.h"
 #include "homelens/model/embedding.h"
 
 namespace homelens::ingest {
@@ -20,13 +24,17 @@ enum class Outcome { kIndexed, kReused, kPresent, kFailed };
 struct ItemResult {
   Outcome outcome = Outcome::kFailed;
   std::string reason;
+  std::string bytes;                  // read in order, released once decoded
   std::optional<store::Photo> photo;  // only for kIndexed
+  std::string tag_failure;            // kIndexed but left untagged, and why
   store::Image image;
 };
 
-struct ChunkResult {
+// The pipeline's token: a run of consecutive items.
+struct Chunk {
+  std::size_t begin = 0;
   std::vector<ItemResult> items;
-  std::string fatal;  // model failure: the whole run stops
+  std::optional<Error> fatal;  // model failure: the whole run stops
 };
 
 store::Image image_row(const Item& item, const std::string& sha) {
@@ -42,28 +50,22 @@ store::Image image_row(const Item& item, const std::string& sha) {
   return im;
 }
 
-// One worker's share: read, hash, skip what is stored, decode and embed the rest.
-ChunkResult process_chunk(const std::vector<Item>& items, std::size_t begin, std::size_t end,
-                          store::Store& store, model::Embedder& embedder,
-                          const PipelineOptions& opt) {
-  ChunkResult out;
-  out.items.resize(end - begin);
+// A chunk's parallel part: hash, skip what is stored, decode and embed the rest.
+void process_chunk(Chunk& chunk, const std::vector<Item>& items, store::Store& store,
+                   model::Embedder& embedder, const std::vector<float>* centres,
+                   const PipelineOptions& opt) {
   const std::string& model_id = embedder.spec().id;
-  image::DecodeOptions dopt = opt.decode;
-  if (dopt.min_shorter_side == 0) dopt.min_shorter_side = embedder.min_decode_side();
-
-  std::vector<cv::Mat> pixels;
-  std::vector<std::size_t> pixel_owner;
+  const int min_side =
+      opt.decode.min_shorter_side > 0 ? opt.decode.min_shorter_side : embedder.min_decode_side();
+  std::vector<DecodedPhoto> decoded;
+  std::vector<std::size_t> owner;
   std::unordered_map<std::string, std::size_t> first_with_sha;  // within this chunk
-  for (std::size_t i = begin; i < end; ++i) {
-    const Item& item = items[i];
-    ItemResult& r = out.items[i - begin];
-    auto bytes = image::read_file(item.path, dopt.max_bytes);
-    if (!bytes) {
-      r.reason = bytes.message();
-      continue;
-    }
-    const std::string sha = image::sha256_hex(*bytes);
+  for (std::size_t i = 0; i < chunk.items.size(); ++i) {
+    ItemResult& r = chunk.items[i];
+    if (!r.reason.empty()) continue;  // unreadable
+    const Item& item = items[chunk.begin + i];
+    const std::string bytes = std::move(r.bytes);
+    std::string sha = image::sha256_hex(bytes);
     r.image = image_row(item, sha);
     auto existing = store.find_image(item.listing.id, item.source, model_id);
     if (existing && existing->has_value() && (*existing)->sha256 == sha) {
@@ -71,46 +73,52 @@ ChunkResult process_chunk(const std::vector<Item>& items, std::size_t begin, std
       continue;
     }
     auto has = store.has_photo(sha, model_id);
-    if (has && *has) {
+    if ((has && *has) || first_with_sha.count(sha)) {
       r.outcome = Outcome::kReused;
       continue;
     }
-    if (first_with_sha.count(sha)) {
-      r.outcome = Outcome::kReused;
+    auto photo = decode_photo(bytes, item.path, opt.decode, min_side, std::move(sha));
+    if (!photo) {
+      r.reason = photo.message();
       continue;
     }
-    auto decoded = image::decode(*bytes, item.path, dopt);
-    if (!decoded) {
-      r.reason = decoded.message();
-      continue;
-    }
-    first_with_sha[sha] = i - begin;
-    store::Photo photo;
-    photo.sha256 = sha;
-    photo.model_id = model_id;
-    photo.width = decoded->width;
-    photo.height = decoded->height;
-    r.photo = std::move(photo);
-    pixels.push_back(std::move(decoded->rgb));
-    pixel_owner.push_back(i - begin);
+    first_with_sha[photo->sha256] = i;
+    decoded.push_back(std::move(*photo));
+    owner.push_back(i);
   }
-  for (std::size_t b = 0; b < pixels.size(); b += opt.batch_size) {
-    const std::size_t e = std::min(pixels.size(), b + opt.batch_size);
-    std::vector<cv::Mat> batch(pixels.begin() + b, pixels.begin() + e);
-    auto emb = embedder.embed(batch);
-    if (!emb) {
-      out.fatal = emb.message();
-      return out;
-    }
-    for (std::size_t j = b; j < e; ++j) {
-      ItemResult& r = out.items[pixel_owner[j]];
-      if (opt.tagger) opt.tagger((*emb)[j - b], r.photo->tags);  // before the vector moves out
-      r.photo->embedding = std::move((*emb)[j - b].vector);
-      r.outcome = Outcome::kIndexed;
-    }
+  std::vector<std::string> tag_failures;
+  auto photos = embed_photos(decoded, embedder, model_id, opt.tagger, centres, &tag_failures);
+  if (!photos) {
+    chunk.fatal = photos.error();
+    return;
   }
-  return out;
+  for (std::size_t j = 0; j < owner.size(); ++j) {
+    ItemResult& r = chunk.items[owner[j]];
+    r.photo = std::move((*photos)[j]);
+    r.tag_failure = std::move(tag_failures[j]);
+    r.outcome = Outcome::kIndexed;
+  }
 }
+
+// Single-threaded networks shared by the pipeline's parallel stage: one is taken for a
+// chunk and given back after it. There are as many as the arena has threads, so a take
+// never waits in practice; the queue only makes that a guarantee rather than an assumption.
+class EmbedderPool {
+ public:
+  explicit EmbedderPool(std::vector<model::Embedder>& embedders) {
+    for (auto& e : embedders) free_.push(&e);
+  }
+  template <class F>
+  void with(F&& f) {
+    model::Embedder* e = nullptr;
+    free_.pop(e);
+    f(*e);
+    free_.push(e);
+  }
+
+ private:
+  tbb::concurrent_bounded_queue<model::Embedder*> free_;
+};
 
 }  // namespace
 
@@ -126,6 +134,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
   const std::size_t chunk = static_cast<std::size_t>(opt.batch_size);
   const std::size_t nchunks = (items.size() + chunk - 1) / chunk;
   opt.workers = static_cast<int>(std::min<std::size_t>(opt.workers, std::max<std::size_t>(nchunks, 1)));
+  if (opt.chunks_in_flight <= 0) opt.chunks_in_flight = 2 * opt.workers;
 
   std::vector<model::Embedder> embedders;
   for (int w = 0; w < opt.workers; ++w) {
@@ -133,40 +142,16 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
     if (!e) return e.error();
     embedders.push_back(std::move(*e));
   }
+  EmbedderPool pool(embedders);
   auto centres = store.get_centres(spec.id);
   if (!centres) return centres.error();
-
-  std::mutex mu;
-  std::condition_variable ready;
-  std::map<std::size_t, ChunkResult> done_chunks;
-  std::atomic<std::size_t> next_chunk{0};
-  std::atomic<bool> abort{false};
-  int workers_left = opt.workers;
-  auto stopped = [&] { return abort.load() || (opt.stop && opt.stop->load()); };
-
-  std::vector<std::thread> threads;
-  for (int w = 0; w < opt.workers; ++w) {
-    threads.emplace_back([&, w] {
-      for (;;) {
-        if (stopped()) break;
-        const std::size_t c = next_chunk.fetch_add(1);
-        if (c >= nchunks) break;
-        ChunkResult r = process_chunk(items, c * chunk, std::min(items.size(), (c + 1) * chunk),
-                                      store, embedders[w], opt);
-        std::lock_guard lock(mu);
-        done_chunks.emplace(c, std::move(r));
-        ready.notify_all();
-      }
-      std::lock_guard lock(mu);
-      --workers_left;
-      ready.notify_all();
-    });
-  }
+  const std::vector<float>* centres_ptr = centres->has_value() ? &**centres : nullptr;
 
   Progress progress("indexing", items.size(), opt.progress);
   store::WriteBatch batch;
-  std::size_t processed = 0;
+  std::size_t next_chunk = 0, processed = 0;
   std::optional<Error> fatal;
+  std::atomic<bool> abort{false};
   auto flush = [&]() -> bool {
     if (batch.images.empty() && batch.listings.empty()) return true;
     if (auto st = store.write(batch); !st) {
@@ -177,24 +162,38 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
     return true;
   };
 
-  for (std::size_t c = 0; c < nchunks && !fatal; ++c) {
-    ChunkResult r;
-    {
-      std::unique_lock lock(mu);
-      ready.wait(lock, [&] { return done_chunks.count(c) || workers_left == 0; });
-      auto it = done_chunks.find(c);
-      if (it == done_chunks.end()) break;  // stopped before this chunk ran
-      r = std::move(it->second);
-      done_chunks.erase(it);
+  // Reads one chunk's files, in source order.
+  auto read = [&](tbb::flow_control& fc) -> std::shared_ptr<Chunk> {
+    if (next_chunk >= nchunks || abort.load() || (opt.stop && opt.stop->load())) {
+      fc.stop();
+      return nullptr;
     }
-    if (!r.fatal.empty()) {
-      fatal = Error{r.fatal};
-      break;
+    auto c = std::make_shared<Chunk>();
+    c->begin = next_chunk++ * chunk;
+    c->items.resize(std::min(items.size(), c->begin + chunk) - c->begin);
+    for (std::size_t i = 0; i < c->items.size(); ++i) {
+      auto bytes = image::read_file(items[c->begin + i].path, opt.decode.max_bytes);
+      if (bytes) c->items[i].bytes = std::move(*bytes);
+      else c->items[i].reason = bytes.message();
     }
-    const std::size_t base = c * chunk;
-    for (std::size_t i = 0; i < r.items.size(); ++i) {
-      ItemResult& ir = r.items[i];
-      const Item& item = items[base + i];
+    return c;
+  };
+  auto embed = [&](std::shared_ptr<Chunk> c) {
+    if (!abort.load())
+      pool.with([&](model::Embedder& e) { process_chunk(*c, items, store, e, centres_ptr, opt); });
+    return c;
+  };
+  // Stores one chunk's rows, in source order.
+  auto commit = [&](std::shared_ptr<Chunk> c) {
+    if (fatal) return;
+    if (c->fatal) {
+      fatal = c->fatal;
+      abort = true;
+      return;
+    }
+    for (std::size_t i = 0; i < c->items.size(); ++i) {
+      ItemResult& ir = c->items[i];
+      const Item& item = items[c->begin + i];
       switch (ir.outcome) {
         case Outcome::kFailed:
           ++summary.failed;
@@ -208,20 +207,40 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
         case Outcome::kReused: ++summary.reused; break;
         case Outcome::kIndexed:
           ++summary.indexed;
-          if (*centres) ir.photo->code = model::binary_code(ir.photo->embedding, **centres);
+          if (!ir.tag_failure.empty()) {
+            ++summary.untagged;
+            summary.tag_failures.push_back({item.source, ir.tag_failure});
+          }
           batch.photos.push_back(std::move(*ir.photo));
           break;
       }
       batch.listings.push_back(item.listing);
       batch.images.push_back(std::move(ir.image));
     }
-    processed += r.items.size();
-    if (batch.images.size() >= opt.commit_every && !flush()) break;
+    processed += c->items.size();
+    if (batch.images.size() >= opt.commit_every && !flush()) {
+      abort = true;
+      return;
+    }
     progress.update(processed);
+  };
+
+  {
+    // More workers than cores is allowed (slow disks); TBB's default would cap it.
+    tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                                static_cast<std::size_t>(opt.workers));
+    tbb::task_arena arena(opt.workers);
+    arena.execute([&] {
+      tbb::parallel_pipeline(
+          static_cast<std::size_t>(opt.chunks_in_flight),
+          tbb::make_filter<void, std::shared_ptr<Chunk>>(tbb::filter_mode::serial_in_order, read) &
+              tbb::make_filter<std::shared_ptr<Chunk>, std::shared_ptr<Chunk>>(
+                  tbb::filter_mode::parallel, embed) &
+              tbb::make_filter<std::shared_ptr<Chunk>, void>(tbb::filter_mode::serial_in_order,
+                                                             commit));
+    });
   }
   if (!fatal) flush();
-  abort = true;
-  for (auto& t : threads) t.join();
   progress.finish();
   if (fatal) return *fatal;
   summary.interrupted = processed < items.size();

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,21 +13,20 @@
 #include "homelens/model/embedder.h"
 #include "homelens/model/model_spec.h"
 #include "homelens/store/store.h"
+#include "homelens/tags/tagger.h"
 
 namespace homelens::ingest {
-
-// Turns a photo's embedding and class probabilities into tags (set by the tag heads).
-using Tagger = std::function<void(const model::Embedding&, store::Tags&)>;
 
 struct PipelineOptions {
   int workers = 0;             // parallel decode+inference workers; 0 = one per core
   int threads_per_worker = 1;  // runtime threads inside one forward pass
-  int batch_size = 16;
+  int batch_size = 16;         // photos per chunk: read, decoded and embedded together
+  int chunks_in_flight = 0;    // read but not yet stored (bounds memory); 0 = two per worker
   std::size_t commit_every = 64;  // images per transaction
   image::DecodeOptions decode;
   ProgressMode progress = ProgressMode::kAuto;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to finish early and cleanly
-  Tagger tagger;                            // optional
+  tags::Tagger tagger;                      // optional
 };
 
 struct Failure {
@@ -43,13 +41,19 @@ struct IndexSummary {
   std::size_t already_present = 0;  // same listing, path and bytes were already stored
   std::size_t failed = 0;
   std::vector<Failure> failures;
+  // Stored untagged because the tagger failed on them (counted in indexed); a run with
+  // working heads tags them later from the stored embedding.
+  std::size_t untagged = 0;
+  std::vector<Failure> tag_failures;
   double seconds = 0;
   bool interrupted = false;
 };
 
-// Indexes items into store with the spec's model. Each transaction holds whole
-// images; a crash loses at most the batch in flight and a rerun completes the
-// job. Returns an error only when the store or model fails as a whole.
+// Indexes items into store with the spec's model: a TBB pipeline reads chunks in order,
+// decodes and embeds them in parallel (one single-threaded network per worker) and stores
+// them in source order, so a killed and resumed run gives the same table and ids. Each
+// transaction holds whole images; a crash loses at most the batch in flight and a rerun
+// completes the job. Returns an error only when the store or model fails as a whole.
 Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& store,
                                  const model::ModelSpec& spec, const PipelineOptions& options);
 

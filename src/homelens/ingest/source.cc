@@ -5,7 +5,7 @@
 #include <charconv>
 #include <filesystem>
 
-#include "homelens/ingest/csv.h"
+#include "homelens/core/csv.h"
 
 namespace homelens::ingest {
 namespace fs = std::filesystem;

@@ -26,7 +26,6 @@ struct ServerConfig {
   std::size_t max_body_bytes = 20u << 20;
   std::size_t max_k = 1000;
   std::size_t max_candidates = 100000;
-  std::string index;             // vector index kind (index::make_index spec; "" = the default)
   std::string web_dir;          // static files for "/" and /openapi.json
   rank::ScoreOptions scoring;   // defaults for requests that do not say
   int threads = 64;             // connections served at once (keep-alive holds a thread)

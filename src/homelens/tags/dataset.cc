@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "homelens/ingest/csv.h"
+#include "homelens/core/csv.h"
 
 namespace homelens::tags {
 
@@ -28,7 +28,7 @@ std::string join(const std::vector<std::string>& v) {
 // A parsed CSV with its columns looked up by name.
 struct Csv {
   std::string path, name;
-  ingest::CsvTable table;
+  CsvTable table;
   std::map<std::string, int> cols;
 
   int col(const std::string& c) const {
@@ -40,14 +40,14 @@ struct Csv {
     if (i < 0) return make_error(path, "missing column \"" + c + "\" in the header");
     return i;
   }
-  std::string where(const ingest::CsvRow& r) const {
+  std::string where(const CsvRow& r) const {
     return name + " line " + std::to_string(r.line);
   }
 };
 
 Result<Csv> open_csv(const std::string& path) {
   if (path.empty()) return make_error("", "no CSV file given");
-  auto t = ingest::read_csv(path);
+  auto t = read_csv(path);
   if (!t) return t.error();
   Csv c;
   c.path = path;
@@ -111,7 +111,7 @@ Result<int> class_index(Task t, const std::string& value, const std::string& col
   return static_cast<int>(it - cls.begin());
 }
 
-Result<double> confidence_weight(const Csv& csv, const ingest::CsvRow& row,
+Result<double> confidence_weight(const Csv& csv, const CsvRow& row,
                                  const std::string& column, double low) {
   const int i = csv.col(column);
   if (i < 0) return 1.0;

@@ -26,10 +26,9 @@ Result<std::shared_ptr<const HeadSet>> load_heads_option(const std::string& dir,
   return heads;
 }
 
-ingest::Tagger make_tagger(std::shared_ptr<const HeadSet> heads) {
+Tagger make_tagger(std::shared_ptr<const HeadSet> heads) {
   return [heads](const model::Embedding& e, store::Tags& t) {
-    // The model and size were checked when the heads were loaded, so this cannot fail.
-    (void)heads->tag(e.vector, heads->model_id(), t);
+    return heads->tag(e.vector, heads->model_id(), t);
   };
 }
 

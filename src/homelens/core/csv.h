@@ -1,5 +1,5 @@
-// RFC 4180 CSV reading for manifests: quoted fields, embedded commas, quotes
-// and newlines, CRLF. Malformed rows are reported, never fatal.
+// RFC 4180 CSV reading (manifests, label files): quoted fields, embedded commas,
+// quotes and newlines, CRLF. Malformed rows are reported, never fatal.
 #pragma once
 
 #include <string>
@@ -7,7 +7,7 @@
 
 #include "homelens/core/result.h"
 
-namespace homelens::ingest {
+namespace homelens {
 
 struct CsvRow {
   std::size_t line = 0;  // 1-based line where the row starts
@@ -32,4 +32,4 @@ Result<CsvTable> parse_csv(const std::string& text, const std::string& name);
 // Reads and parses a CSV file.
 Result<CsvTable> read_csv(const std::string& path);
 
-}  // namespace homelens::ingest
+}  // namespace homelens

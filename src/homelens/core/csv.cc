@@ -1,9 +1,9 @@
-#include "homelens/ingest/csv.h"
+#include "homelens/core/csv.h"
 
 #include <fstream>
 #include <sstream>
 
-namespace homelens::ingest {
+namespace homelens {
 
 Result<CsvTable> parse_csv(const std::string& text, const std::string& name) {
   CsvTable table;
@@ -95,4 +95,4 @@ Result<CsvTable> read_csv(const std::string& path) {
   return parse_csv(ss.str(), path);
 }
 
-}  // namespace homelens::ingest
+}  // namespace homelens
