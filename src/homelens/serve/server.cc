@@ -107,7 +107,10 @@ struct Server::Impl {
   }
 
   void handle_image_content(R req, W res) {
-    engine::ImageContent c = take(engine->image_content(parse_image_id(req.matches[1])));
+    auto content = engine->image_content(parse_image_id(req.matches[1]));
+    // The image is indexed but its bytes can no longer be read (file moved or deleted).
+    if (!content && content.code() == ErrorCode::kIO) throw ApiError{410, "gone", content.message()};
+    engine::ImageContent c = take(std::move(content));
     // The bytes of an image can change (its source re-indexed), so caches keep them
     // only as long as their hash matches: revalidate with the ETag, get 304 when equal.
     const std::string etag = "\"" + c.sha256 + "\"";
