@@ -111,6 +111,7 @@ Status Engine::load() {
 }
 
 Status Engine::ensure_loaded() {
+  if (loaded_.load(std::memory_order_acquire)) return {};
   std::lock_guard lock(load_mu_);
   if (loaded_) return {};
   auto seq = store_->last_change();
@@ -124,7 +125,7 @@ Status Engine::ensure_loaded() {
   // Changes committed while the table was being read are applied again by the
   // next refresh: applying one twice is harmless, missing one is not.
   applied_seq_ = *seq;
-  loaded_ = true;
+  loaded_.store(true, std::memory_order_release);
   return {};
 }
 
@@ -218,12 +219,7 @@ Result<ingest::IndexSummary> Engine::add_batch(const std::vector<ingest::Item>& 
   if (!options.tagger) options.tagger = options_.tagger;
   auto summary = ingest::index_items(items, *store_, options_.spec, options);
   if (!summary) return summary;
-  bool loaded;
-  {
-    std::lock_guard lock(load_mu_);
-    loaded = loaded_;
-  }
-  if (loaded)
+  if (loaded_.load(std::memory_order_acquire))
     if (auto st = refresh(); !st) return st.error();
   return summary;
 }

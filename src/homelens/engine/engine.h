@@ -230,7 +230,7 @@ class Engine {
 
   mutable std::shared_mutex catalog_mu_;  // readers: queries; writer: refresh
   rank::Catalog catalog_{0};
-  bool loaded_ = false;
+  std::atomic<bool> loaded_{false};  // read without load_mu_ on every query
   std::mutex load_mu_;
   std::mutex refresh_mu_;                 // one refresh pass at a time
   std::atomic<std::int64_t> applied_seq_{0};
