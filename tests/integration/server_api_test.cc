@@ -1237,89 +1237,6 @@ int wait_for(pid_t pid, std::chrono::seconds timeout) {
   return -1;
 }
 
-TEST(ServeCommand, ServesOnThePortItPrintsAndExitsCleanlyOnSigterm) {
-  TempDir dir;
-  const fs::path db = copy_db(dir.path());
-  const std::string bin = testing::homelens_bin().string();
-  const std::string err_path = (dir / "stderr").string();
-  std::vector<std::string> args = {bin, "serve", "--db", db.string(), "--port", "0"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    close(out[1]);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err >= 0) dup2(err, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    char c;
-    if (read(out[0], &c, 1) != 1 || c == '\n') break;
-    line += c;
-  }
-  std::smatch m;
-  const bool matched = std::regex_search(
-      line, m, std::regex(R"(^HomeLens serving (.+) on http://127\.0\.0\.1:(\d+)/)"));
-  if (!matched) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    close(out[0]);
-    FAIL() << "first line: \"" << line << "\"; stderr: " << read_bytes(err_path);
-  }
-  EXPECT_EQ(m[1].str(), db.string());
-  const int port = std::stoi(m[2].str());
-  EXPECT_GT(port, 0);
-  {
-    Api api(port);
-    Reply h = api.get("/healthz");
-    EXPECT_EQ(h.status, 200) << h;
-    EXPECT_EQ(h.j["status"], "ok");
-    EXPECT_EQ(h.j["images"], kIndexedImages);
-    EXPECT_EQ(h.j["listings"], kIndexedListings);
-  }
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
-  const int status = wait_for(pid, std::chrono::seconds(30));
-  close(out[0]);
-  ASSERT_NE(status, -1) << "did not exit within 30 s of SIGTERM";
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << read_bytes(err_path);
-  Api after(port);
-  EXPECT_EQ(after.get("/healthz").status, -1) << "still answering after exit";
-}
-
-
-TEST(ServerConfigCheck, ANonLoopbackAddressWithoutAnApiKeyIsRefusedUnlessAllowed) {
-  TempDir dir;
-  serve::ServerConfig cfg;
-  cfg.engine.db = copy_db(dir.path()).string();
-  cfg.engine.spec = default_spec();
-  cfg.host = "0.0.0.0";
-  auto refused = serve::Server::create(cfg);
-  ASSERT_FALSE(refused);
-  EXPECT_NE(refused.message().find("API key"), std::string::npos) << refused.message();
-  EXPECT_NE(refused.message().find("0.0.0.0"), std::string::npos) << refused.message();
-  cfg.api_key = "k";
-  EXPECT_TRUE(serve::Server::create(cfg)) << "with a key it may serve any address";
-  cfg.api_key.clear();
-  cfg.allow_open_writes = true;
-  EXPECT_TRUE(serve::Server::create(cfg)) << "--allow-open-writes says so explicitly";
-  cfg.allow_open_writes = false;
-  cfg.host = "127.0.0.2";
-  EXPECT_TRUE(serve::Server::create(cfg)) << "all of 127/8 is loopback";
-}
-
 // `homelens serve ARGS` as a child process; the port it printed.
 struct ServeProcess {
   pid_t pid = -1;
@@ -1360,6 +1277,61 @@ ServeProcess spawn_serve(const std::vector<std::string>& extra_args, const std::
   if (std::regex_search(p.first_line, m, std::regex(R"(on http://127\.0\.0\.1:(\d+)/)")))
     p.port = std::stoi(m[1].str());
   return p;
+}
+
+TEST(ServeCommand, ServesOnThePortItPrintsAndExitsCleanlyOnSigterm) {
+  TempDir dir;
+  const fs::path db = copy_db(dir.path());
+  const std::string err_path = (dir / "stderr").string();
+  ServeProcess p = spawn_serve({"--db", db.string()}, err_path);
+  const pid_t pid = p.pid;
+  std::smatch m;
+  const bool matched = std::regex_search(
+      p.first_line, m, std::regex(R"(^HomeLens serving (.+) on http://127\.0\.0\.1:(\d+)/)"));
+  if (!matched) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    FAIL() << "first line: \"" << p.first_line << "\"; stderr: " << read_bytes(err_path);
+  }
+  EXPECT_EQ(m[1].str(), db.string());
+  const int port = std::stoi(m[2].str());
+  EXPECT_GT(port, 0);
+  {
+    Api api(port);
+    Reply h = api.get("/healthz");
+    EXPECT_EQ(h.status, 200) << h;
+    EXPECT_EQ(h.j["status"], "ok");
+    EXPECT_EQ(h.j["images"], kIndexedImages);
+    EXPECT_EQ(h.j["listings"], kIndexedListings);
+  }
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  const int status = wait_for(pid, std::chrono::seconds(30));
+  ASSERT_NE(status, -1) << "did not exit within 30 s of SIGTERM";
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_bytes(err_path);
+  Api after(port);
+  EXPECT_EQ(after.get("/healthz").status, -1) << "still answering after exit";
+}
+
+
+TEST(ServerConfigCheck, ANonLoopbackAddressWithoutAnApiKeyIsRefusedUnlessAllowed) {
+  TempDir dir;
+  serve::ServerConfig cfg;
+  cfg.engine.db = copy_db(dir.path()).string();
+  cfg.engine.spec = default_spec();
+  cfg.host = "0.0.0.0";
+  auto refused = serve::Server::create(cfg);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.message().find("API key"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("0.0.0.0"), std::string::npos) << refused.message();
+  cfg.api_key = "k";
+  EXPECT_TRUE(serve::Server::create(cfg)) << "with a key it may serve any address";
+  cfg.api_key.clear();
+  cfg.allow_open_writes = true;
+  EXPECT_TRUE(serve::Server::create(cfg)) << "--allow-open-writes says so explicitly";
+  cfg.allow_open_writes = false;
+  cfg.host = "127.0.0.2";
+  EXPECT_TRUE(serve::Server::create(cfg)) << "all of 127/8 is loopback";
 }
 
 TEST(ServeCommand, FlagsGivenOnTheCommandLineWinOverTheConfigFile) {

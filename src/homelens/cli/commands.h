@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "homelens/engine/engine.h"
 #include "homelens/model/model_spec.h"
 
 namespace homelens::cli {
@@ -27,6 +28,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& o);
 
 // The model spec the options name, or nullopt after printing the error to stderr.
 std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o);
+
+// An engine on the options' table for one command run (no background refresh), or
+// nullptr after logging why it could not be opened.
+std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec);
 
 void add_index_command(CLI::App& app);
 void add_similar_command(CLI::App& app);

@@ -20,15 +20,8 @@ struct DeleteArgs {
 int run_delete(const DeleteArgs& a) {
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  engine::EngineOptions eo;
-  eo.db = a.common.db;
-  eo.spec = *spec;
-  eo.refresh_seconds = 0;
-  auto eng = engine::Engine::open(eo);
-  if (!eng) {
-    log::error(eng.message());
-    return 1;
-  }
+  auto eng = open_engine(a.common, *spec);
+  if (!eng) return 1;
   nlohmann::json out = {{"deleted_listings", nlohmann::json::array()},
                         {"deleted_images", nlohmann::json::array()},
                         {"missing", nlohmann::json::array()}};
@@ -46,8 +39,8 @@ int run_delete(const DeleteArgs& a) {
       status = 1;
     }
   };
-  for (const std::string& id : a.listings) report((*eng)->remove_listing(id), id, "deleted_listings");
-  for (std::int64_t id : a.images) report((*eng)->remove_image(id), id, "deleted_images");
+  for (const std::string& id : a.listings) report(eng->remove_listing(id), id, "deleted_listings");
+  for (std::int64_t id : a.images) report(eng->remove_image(id), id, "deleted_images");
   if (a.json) std::cout << out.dump() << "\n";
   else
     std::cout << "deleted " << out["deleted_listings"].size() << " listings and "

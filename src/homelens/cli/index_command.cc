@@ -50,14 +50,8 @@ int run_index(const IndexArgs& a) {
     return 1;
   }
   if (a.limit && src->items.size() > a.limit) src->items.resize(a.limit);
-  engine::EngineOptions eo;
-  eo.db = a.common.db;
-  eo.spec = *spec;
-  auto eng = engine::Engine::open(eo);
-  if (!eng) {
-    log::error(eng.message());
-    return 1;
-  }
+  auto eng = open_engine(a.common, *spec);
+  if (!eng) return 1;
   // Tag heads: explicit ones must exist; the default ones are used when present.
   std::shared_ptr<const tags::HeadSet> heads;
   std::size_t retagged = 0;
@@ -73,7 +67,7 @@ int run_index(const IndexArgs& a) {
         log::info("tagging with heads (" + heads->tasks() + ") from " + heads->folder());
       // Photos embedded before these heads existed (or under other heads) get tagged from their
       // stored embeddings; no decoding needed.
-      auto n = tags::retag_stored((*eng)->store(), *heads);
+      auto n = tags::retag_stored(eng->store(), *heads);
       if (!n) {
         log::error(n.message());
         return 1;
@@ -96,7 +90,7 @@ int run_index(const IndexArgs& a) {
   opt.stop = &g_stop;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  auto summary = (*eng)->add_batch(src->items, opt);
+  auto summary = eng->add_batch(src->items, opt);
   if (!summary) {
     log::error(summary.message());
     return 1;

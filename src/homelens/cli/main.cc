@@ -40,6 +40,19 @@ std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {
   return std::move(*spec);
 }
 
+std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec) {
+  engine::EngineOptions eo;
+  eo.db = o.db;
+  eo.spec = spec;
+  eo.refresh_seconds = 0;
+  auto eng = engine::Engine::open(eo);
+  if (!eng) {
+    log::error(eng.message());
+    return nullptr;
+  }
+  return std::move(*eng);
+}
+
 }  // namespace homelens::cli
 
 int main(int argc, char** argv) {

@@ -34,15 +34,8 @@ nlohmann::json opt_json(const std::optional<double>& v) {
 int run_similar(const SimilarArgs& a) {
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  engine::EngineOptions eo;
-  eo.db = a.common.db;
-  eo.spec = *spec;
-  eo.refresh_seconds = 0;
-  auto eng = engine::Engine::open(eo);
-  if (!eng) {
-    log::error(eng.message());
-    return 1;
-  }
+  auto eng = open_engine(a.common, *spec);
+  if (!eng) return 1;
   engine::QuerySpec q;
   if (!a.image.empty()) {
     auto bytes = image::read_file(a.image, 64u << 20);
@@ -59,7 +52,7 @@ int run_similar(const SimilarArgs& a) {
   so.k = a.k;
   so.exclude_same_listing = !a.include_same_listing;
   so.exclude_same_photo = a.exclude_same_photo;
-  auto answer = (*eng)->similar(q, so);
+  auto answer = eng->similar(q, so);
   if (!answer) {
     if (answer.code() == ErrorCode::kNotFound)
       log::error("image id " + std::to_string(a.image_id) + " is not in " + a.common.db +
