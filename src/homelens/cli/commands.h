@@ -22,6 +22,7 @@ struct CommonOptions {
   std::string models_dir;  // default: model::default_models_dir()
   std::string log_format = "text";  // text | json (core/log.h)
   std::string log_level = "info";
+  std::string backend;  // overrides the spec's "backend" when set
 };
 // Registers the options on cmd; logging is configured as soon as cmd's arguments are parsed.
 void add_common_options(CLI::App& cmd, CommonOptions& o);

@@ -19,6 +19,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--models-dir", o.models_dir,
                  "Folder the spec's model files are relative to (default: $HOMELENS_MODELS or "
                  "../shared/models)");
+  cmd.add_option("--backend", o.backend,
+                 "Model runtime: onednn, opencv, or auto (oneDNN when it can run the model, else "
+                 "OpenCV DNN); default: the spec's \"backend\", else auto")
+      ->check(CLI::IsMember({"auto", "onednn", "opencv"}));
   cmd.add_option("--log-format", o.log_format,
                  "Log lines on stderr: text, or json (one object a line: time, level, message, fields)")
       ->capture_default_str()
@@ -37,6 +41,7 @@ std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {
     log::error(spec.message());
     return std::nullopt;
   }
+  if (!o.backend.empty()) spec->backend = o.backend;
   return std::move(*spec);
 }
 

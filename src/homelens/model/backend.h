@@ -22,17 +22,21 @@ struct BackendOptions {
   bool want_probabilities = true;
 };
 
+
 class ModelBackend {
  public:
   virtual ~ModelBackend() = default;
   virtual const ModelSpec& spec() const = 0;
+  // The runtime behind it ("opencv", "onednn"), for logs and benchmarks.
+  virtual const char* name() const = 0;
   // Runs an N x 3 x H x W blob (model::make_blob). Not thread-safe: use one
   // backend per thread.
   virtual Result<ModelOutputs> forward(const cv::Mat& blob) = 0;
 };
 
-// Creates the backend for spec.format (OpenCV DNN for "onnx" and "caffe").
-// Errors name the model file.
+// Creates the backend spec.backend names: "opencv" (OpenCV DNN, ONNX and Caffe),
+// "onednn" (ONNX only), or "auto" (oneDNN when it loads the model, else OpenCV DNN,
+// logging why). Errors name the model file and, for refused graphs, the operator.
 Result<std::unique_ptr<ModelBackend>> create_backend(const ModelSpec& spec,
                                                      const BackendOptions& options = {});
 

@@ -47,6 +47,10 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
     s.format = j.value("format", "onnx");
     if (s.format != "onnx" && s.format != "caffe")
       return make_error(spec_path, "format must be \"onnx\" or \"caffe\", not \"" + s.format + "\"");
+    s.backend = j.value("backend", "auto");
+    if (s.backend != "auto" && s.backend != "onednn" && s.backend != "opencv")
+      return make_error(spec_path, "backend must be \"auto\", \"onednn\" or \"opencv\", not \"" +
+                                       s.backend + "\"");
     for (const auto& f : j.at("files")) s.files.push_back(resolve(f.get<std::string>(), models_dir));
     if (s.files.empty()) return make_error(spec_path, "\"files\" is empty");
     if (s.format == "caffe" && s.files.size() != 2)

@@ -27,6 +27,7 @@ struct ModelSpec {
   std::string id;               // stable name stored with every embedding and head
   std::string description;
   std::string format;           // "onnx" or "caffe"
+  std::string backend = "auto";  // runtime: "auto", "onednn" or "opencv" (model/backend.h)
   std::vector<std::string> files;  // resolved to absolute paths by load_model_spec
   std::string labels;           // resolved path, may be empty
   InputSpec input;

@@ -8,11 +8,6 @@
 
 namespace homelens::model {
 
-Result<std::unique_ptr<ModelBackend>> create_backend(const ModelSpec& spec,
-                                                     const BackendOptions& options) {
-  return OpenCvBackend::open(spec, options);
-}
-
 OpenCvBackend::OpenCvBackend(ModelSpec spec, cv::dnn::Net net, BackendOptions options)
     : spec_(std::move(spec)), net_(std::move(net)), options_(options) {
   output_names_.push_back(spec_.embedding_output);

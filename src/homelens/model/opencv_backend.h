@@ -13,6 +13,7 @@ class OpenCvBackend final : public ModelBackend {
   static Result<std::unique_ptr<ModelBackend>> open(const ModelSpec& spec,
                                                     const BackendOptions& options);
   const ModelSpec& spec() const override { return spec_; }
+  const char* name() const override { return "opencv"; }
   Result<ModelOutputs> forward(const cv::Mat& blob) override;
 
  private:
