@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
   app.add_option("--listings", listings, "Synthetic listings")->capture_default_str();
   app.add_option("--photos-per-listing", per_listing, "Synthetic photos per listing")->capture_default_str();
   app.add_option("--requests", requests, "Recommend requests for the latency run")->capture_default_str();
+  std::string backend = "auto";
+  app.add_option("--backend", backend, "Model backend for the upload run: auto, onednn or opencv")
+      ->capture_default_str();
   app.add_option("--wrk-seconds", wrk_seconds, "Duration of the wrk run")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
   serve::ServerConfig cfg;
   cfg.engine.db = db;
   cfg.engine.spec = *spec;
+  cfg.engine.spec.backend = backend;
   cfg.port = 0;
   const double rss_before = rss_mb();
   auto server = serve::Server::create(cfg);

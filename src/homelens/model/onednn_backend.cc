@@ -240,8 +240,16 @@ class OneDnnBackend final : public ModelBackend {
   const ModelSpec& spec() const override { return spec_; }
   const char* name() const override { return "onednn"; }
 
+  // oneDNN fixes a primitive's thread count when it is created, so this runs before
+  // plans are built as well as before each forward.
+  void use_threads() const {
+    if (options_.threads > 0) omp_set_num_threads(options_.threads);
+    else if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
+  }
+
   // Builds the plan for batch size 1 so that a graph it cannot run fails at load.
   Status prepare() {
+    use_threads();
     auto p = plan_for(1);
     if (!p) return p.error();
     return Status::Ok();
@@ -252,7 +260,12 @@ class OneDnnBackend final : public ModelBackend {
         blob.size[3] != spec_.input.width || blob.type() != CV_32F || !blob.isContinuous())
       return make_error(spec_.id, "input blob has the wrong shape");
     const int n = blob.size[0];
-    if (options_.threads > 0) omp_set_num_threads(options_.threads);
+    // Callers run one backend per thread and get their parallelism from several of
+    // them; an OpenMP team inside each forward oversubscribes the cores, and its
+    // barriers stall whenever a core is busy (upload query p50 54 ms with the default
+    // two-thread team against 20 ms with one, at load average 5 on 2 cores). So 0
+    // means one thread here, unless OMP_NUM_THREADS says otherwise.
+    use_threads();
     auto plan = plan_for(n);
     if (!plan) return plan.error();
     Plan& p = **plan;

@@ -12,6 +12,8 @@ namespace homelens::model {
 // Loads spec's ONNX file and builds its primitives (weights reordered once, here).
 // Refuses, with an error naming the file and the operator, a graph with an
 // operator, attribute or data type it cannot run; never falls back by itself.
+// options.threads: OpenMP threads of the calling thread for each forward; 0 means 1
+// (callers run one backend per thread) unless $OMP_NUM_THREADS is set.
 Result<std::unique_ptr<ModelBackend>> open_onednn_backend(const ModelSpec& spec,
                                                           const BackendOptions& options);
 
