@@ -114,14 +114,17 @@ TEST(EvalMethods, NewMethodsPlugInByName) {
   EXPECT_EQ(r->accuracy, 0.0) << "a tie is not a win";
 }
 
-TEST(EvalDupes, MeasurementPicksTheLargestThresholdWithoutFalsePairs) {
+TEST(EvalDupes, MeasurementPicksTheMiddleOfTheBandWithFullRecallAndNoFalsePair) {
   // Originals 0x00, 0x0F, 0xF0 (at least 4 bits apart); copies 1 bit off their own.
   std::vector<std::vector<std::uint8_t>> orig{{0x00, 0}, {0x0F, 0}, {0xF0, 0}};
   std::vector<std::vector<std::vector<std::uint8_t>>> copies{{{0x01, 0}, {0x0E, 0}, {0xF1, 0}}};
   DupeMeasurement m = measure_duplicates("x", orig, copies, {"edit"});
   EXPECT_EQ(m.bits, 16);
-  // At 2 bits no copy is within reach of another original (nearest other is 3 bits away).
-  EXPECT_EQ(m.threshold, 2);
+  // Every copy is 1 bit from its original; the nearest other original is 3 bits away, so the
+  // clean band with full recall is 1..2 bits and its middle (rounded down) is 1.
+  EXPECT_EQ(m.threshold, 1);
+  EXPECT_EQ(m.curve[2].second, 0u);
+  EXPECT_GT(m.curve[3].second, 0u);
   ASSERT_EQ(m.scores.size(), 1u);
   EXPECT_DOUBLE_EQ(m.scores[0].recall, 1.0);
   EXPECT_DOUBLE_EQ(m.scores[0].precision, 1.0);

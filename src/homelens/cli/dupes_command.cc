@@ -74,6 +74,7 @@ struct EvalDupesArgs {
   std::string manifest;
   std::size_t limit = 300;
   std::string keep;  // folder to keep the copies in
+  int threshold = -1;  // score at this threshold instead of the chosen one
   bool json = false;
 };
 
@@ -178,7 +179,9 @@ int run_eval_dupes(const EvalDupesArgs& a) {
     for (std::size_t i = 0; i < n; ++i) orig.push_back((*desc)[i].bits);
     for (std::size_t t = 0; t < transforms.size(); ++t)
       for (std::size_t i = 0; i < n; ++i) copies[t].push_back((*desc)[n * (t + 1) + i].bits);
-    results.push_back(eval::measure_duplicates(name, orig, copies, names));
+    results.push_back(eval::measure_duplicates(
+        name, orig, copies, names,
+        a.threshold >= 0 ? std::optional<int>(a.threshold) : std::nullopt));
   }
   if (a.json) {
     nlohmann::json methods = nlohmann::json::object();
@@ -200,8 +203,9 @@ int run_eval_dupes(const EvalDupesArgs& a) {
   std::printf("%zu distinct photos from %s, %zu edited copies each\n", originals->size(),
               a.manifest.c_str(), transforms.size());
   for (const auto& m : results) {
-    std::printf("\n%s (%d bits): chosen threshold %d bits (largest with no false pair)\n",
-                m.method.c_str(), m.bits, m.threshold);
+    std::printf("\n%s (%d bits): %s threshold %d bits\n", m.method.c_str(), m.bits,
+                a.threshold >= 0 ? "given" : "chosen (middle of the best band with no false pair)",
+                m.threshold);
     std::printf("  %-10s %9s %7s\n", "transform", "precision", "recall");
     for (const auto& s : m.scores)
       std::printf("  %-10s %9.3f %7.3f\n", s.transform.c_str(), s.precision, s.recall);
@@ -239,6 +243,8 @@ void add_eval_dupes_command(CLI::App& eval) {
   cmd->add_option("--limit", a->limit, "Photos taken, spread evenly over the manifest")
       ->capture_default_str()
       ->check(CLI::Range(2, 100000));
+  cmd->add_option("--threshold", a->threshold,
+                  "Give precision and recall at this many bits instead of at the chosen threshold");
   cmd->add_option("--keep", a->keep, "Write the copies into this folder and keep them");
   cmd->add_flag("--json", a->json, "Print {n, methods: {name: {bits, threshold, transforms, curve}}}");
   cmd->callback([a] { exit_code() = run_eval_dupes(*a); });

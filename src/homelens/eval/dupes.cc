@@ -129,12 +129,13 @@ std::vector<Transform> duplicate_transforms() {
 DupeMeasurement measure_duplicates(const std::string& method,
                                    const std::vector<std::vector<std::uint8_t>>& originals,
                                    const std::vector<std::vector<std::vector<std::uint8_t>>>& copies,
-                                   const std::vector<std::string>& transform_names) {
+                                   const std::vector<std::string>& transform_names,
+                                   std::optional<int> fixed_threshold) {
   DupeMeasurement m;
   m.method = method;
   const std::size_t n = originals.size();
   m.bits = n ? static_cast<int>(originals[0].size() * 8) : 0;
-  const int max_t = m.bits / 4;
+  const int max_t = m.bits / 2;
   // Histograms of distances by threshold: true pairs per transform, false pairs per transform,
   // and false pairs among originals.
   const std::size_t nt = copies.size();
@@ -154,7 +155,7 @@ DupeMeasurement measure_duplicates(const std::string& method,
     for (int d = 0; d <= t; ++d) s += h[d];
     return s;
   };
-  m.threshold = 0;
+  int last_clean = 0;
   for (int t = 0; t <= max_t; ++t) {
     std::size_t tp = 0, fp = cumulative(orig_h, t);
     for (std::size_t k = 0; k < nt; ++k) {
@@ -162,8 +163,14 @@ DupeMeasurement measure_duplicates(const std::string& method,
       fp += cumulative(false_h[k], t);
     }
     m.curve.emplace_back(nt > 0 && n > 0 ? static_cast<double>(tp) / (nt * n) : 0.0, fp);
-    if (fp == 0) m.threshold = t;
+    if (fp == 0) last_clean = t;
   }
+  // The middle of the clean band: from the first threshold reaching the best clean recall to the
+  // last with no false pair, so copies edited a bit harder and unrelated photos a bit closer than
+  // any measured here both keep a margin.
+  int first_best = last_clean;
+  while (first_best > 0 && m.curve[first_best - 1].first == m.curve[last_clean].first) --first_best;
+  m.threshold = fixed_threshold ? std::min(*fixed_threshold, m.bits) : (first_best + last_clean) / 2;
   m.original_false_pairs = cumulative(orig_h, m.threshold);
   for (std::size_t k = 0; k < nt; ++k) {
     TransformScore s;
