@@ -16,7 +16,7 @@ namespace {
 using testing::run_command;
 using testing::shell_quote;
 
-TEST(HousesDupes, FindsTheListedIdenticalPhotosAcrossHousesAndNothingElse) {
+TEST(HousesDupes, FindsTheListedIdenticalPhotosAndOnlyOtherSamePicturePairs) {
   // Expected: every photo whose manifest row says its upstream bytes equal another house's photo
   // (houses 59 = 72, 199 = 214, fronts 292 = 293 and 331 = 351). Same-house label conflicts
   // (12 bathroom = bedroom ...) are one listing and so not cross-listing duplicates.
