@@ -6,6 +6,10 @@ namespace homelens::cli {
 
 void add_eval_options(CLI::App& cmd, EvalOptions& o) {
   add_common_options(cmd, o.common);
+  // Here the table is only a cache of embeddings, read when given.
+  cmd.get_option("--db")->description(
+      "An index whose stored embeddings stand in for embedding photos with the same bytes "
+      "(optional; read only when given)");
   std::string names;
   for (const auto& m : eval::methods()) names += "\n  " + m.name + ": " + m.help;
   cmd.add_option("--method", o.methods, "A method to measure (repeatable); known:" + names);
