@@ -1093,6 +1093,7 @@ TEST_F(ServerApi, OpenApiDocumentListsExactlyTheRoutesTheServerAnswers) {
       {"/v1/images", {{"post", {200, 201, 400, 413, 415, 422, 503}}}},
       {"/v1/images/{}", {{"get", {200, 404}}, {"delete", {204, 404}}}},
       {"/v1/images/{}/content", {{"get", {200, 304, 404}}}},
+      {"/v1/images/{}/duplicates", {{"get", {200, 400, 404}}}},
       {"/v1/listings", {{"get", {200, 400}}}},
       {"/v1/listings/{}", {{"get", {200, 404}}, {"delete", {204, 404}}}},
       {"/healthz", {{"get", {200}}}},
@@ -1417,6 +1418,23 @@ TEST(ServerDecodeBudget, ConcurrentHugeUploadsStayUnderTheBudgetAndTheExcessGet5
   EXPECT_EQ(api.get("/healthz").status, 200) << "the server keeps answering";
   Reply r = api.get("/v1/listings/huge-0");
   EXPECT_TRUE(r.status == 200 || r.status == 404) << r;
+}
+
+// ---------------------------------------------------------------- near-duplicate photos
+
+TEST_F(ServerApi, DuplicatesOfAnImageAreTheSamePictureInOtherListings) {
+  // Houses 59 and 72 are the same listing entered twice: the front photos are identical.
+  Api api(port_);
+  Reply r = api.get("/v1/images/" + std::to_string(id(59, "frontal")) + "/duplicates");
+  ASSERT_EQ(r.status, 200) << r;
+  std::set<std::string> listings;
+  for (const json& d : r.j["duplicates"]) listings.insert(d.at("listing_id").get<std::string>());
+  EXPECT_EQ(listings, std::set<std::string>{"72"}) << r;
+  Reply none = api.get("/v1/images/" + std::to_string(id(1, "frontal")) + "/duplicates");
+  ASSERT_EQ(none.status, 200) << none;
+  EXPECT_TRUE(none.j["duplicates"].empty()) << none;
+  EXPECT_EQ(api.get("/v1/images/" + std::to_string(id(59, "frontal")) + "/duplicates?threshold=x").status, 400);
+  EXPECT_EQ(api.get("/v1/images/99999999/duplicates").status, 404);
 }
 
 }  // namespace

@@ -40,5 +40,7 @@ void add_serve_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_tag_command(CLI::App& app);
 void add_delete_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_dupes_command(CLI::App& app);
 
 }  // namespace homelens::cli

@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
   homelens::cli::add_train_command(app);
   homelens::cli::add_tag_command(app);
   homelens::cli::add_delete_command(app);
+  homelens::cli::add_eval_command(app);
+  homelens::cli::add_dupes_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

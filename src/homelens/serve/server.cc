@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "homelens/eval/dupes.h"
 #include "homelens/serve/errors.h"
 #include "homelens/serve/guard.h"
 #include "homelens/serve/metrics.h"
@@ -124,6 +126,25 @@ struct Server::Impl {
     res.set_content(std::move(c.bytes), c.content_type);
   }
 
+  // Photos of other listings that are the same picture (eval/dupes.h); a scan of the stored
+  // codes, so its cost grows with the table, like `homelens dupes`.
+  void handle_image_duplicates(R req, W res) {
+    const std::int64_t id = parse_image_id(req.matches[1]);
+    int threshold = eval::kDefaultDupeThreshold;
+    if (req.has_param("threshold")) {
+      const std::string t = req.get_param_value("threshold");
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), threshold);
+      if (ec != std::errc() || p != t.data() + t.size() || threshold < 0)
+        throw ApiError(bad_request("threshold must be a non-negative integer, got \"" + t + "\""));
+    }
+    const auto dupes = take(eval::duplicates_of(engine->store(), engine->spec().id, id, threshold));
+    json list = json::array();
+    for (const auto& d : dupes)
+      list.push_back({{"image_id", d.image_id}, {"listing_id", d.listing_id}, {"distance", d.distance}});
+    res.set_content(dump(json{{"image_id", id}, {"threshold", threshold}, {"duplicates", list}}),
+                    "application/json");
+  }
+
   void handle_post_image(R req, W res) {
     require_api_key(req, cfg.api_key);
     const engine::AddImageResult r = take(engine->add_image(decode_add_image(req, read_upload(req, true))));
@@ -212,6 +233,7 @@ struct Server::Impl {
     http.Get(R"(/v1/images/([^/]+))", route("/v1/images/{id}", [this](R q, W s) { handle_get_image(q, s); }));
     http.Delete(R"(/v1/images/([^/]+))", route("/v1/images/{id}", [this](R q, W s) { handle_delete_image(q, s); }));
     http.Get(R"(/v1/images/([^/]+)/content)", route("/v1/images/{id}/content", [this](R q, W s) { handle_image_content(q, s); }));
+    http.Get(R"(/v1/images/([^/]+)/duplicates)", route("/v1/images/{id}/duplicates", [this](R q, W s) { handle_image_duplicates(q, s); }));
     http.Get("/healthz", route("/healthz", [this](R q, W s) { handle_health(q, s); }));
     http.Get("/metrics", route("/metrics", [this](R q, W s) { handle_metrics(q, s); }));
     http.Get("/openapi.json", route("/openapi.json", [this](R q, W s) { handle_openapi(q, s); }));

@@ -1,0 +1,82 @@
+// The seam of the evaluation stage: a similarity method turns photos into descriptors and
+// scores two descriptors. The evaluator only ever names methods through the registry, so a new
+// method plugs in with one register_method call and no change to the evaluator.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "homelens/core/progress.h"
+#include "homelens/core/result.h"
+#include "homelens/model/model_spec.h"
+#include "homelens/store/records.h"
+
+namespace homelens::eval {
+
+// What a method keeps of one photo; each method fills the members it needs.
+struct Descriptor {
+  std::vector<float> values;        // histogram or embedding
+  std::vector<std::uint8_t> bits;   // hash or binary code
+  cv::Mat mat;                      // local features (SIFT: one 128-d row a keypoint)
+  store::Tags tags;                 // `final`: what the heads said
+};
+
+class EmbeddingCache;
+
+// What methods that need a model get. The cache is shared by every method of one run, so cnn,
+// cnn-binary and final embed each photo once.
+struct MethodContext {
+  model::ModelSpec spec;
+  std::string heads_dir;  // tag heads for `final` ("" = the default heads folder)
+  std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
+  ProgressMode progress = ProgressMode::kQuiet;
+  std::shared_ptr<EmbeddingCache> cache;
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  // Descriptors of the photo files, in order. Fails naming the first unreadable photo.
+  virtual Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) = 0;
+  // Higher is more alike. Symmetric; safe to call from several threads at once.
+  virtual double similarity(const Descriptor& a, const Descriptor& b) const = 0;
+};
+
+using MethodFactory = std::function<Result<std::unique_ptr<Method>>(const MethodContext&)>;
+
+struct MethodInfo {
+  std::string name;
+  std::string help;  // one line: what it compares and how
+  bool needs_model = false;
+  MethodFactory make;
+};
+
+// Adds (or replaces) a method under info.name.
+void register_method(MethodInfo info);
+// Every registered method, built-ins first, in registration order.
+std::vector<MethodInfo> methods();
+// The method named `name`; kInvalidArgument listing the known names when there is none.
+Result<std::unique_ptr<Method>> make_method(const std::string& name, const MethodContext& ctx);
+
+// Embeddings of photo files with ctx.spec's model, kept by path for the whole run.
+class EmbeddingCache {
+ public:
+  // The embeddings of the paths (L2-normalized rows), computing only those not cached yet,
+  // with one inference worker per core.
+  Result<std::vector<std::vector<float>>> get(const std::vector<std::string>& paths,
+                                              const MethodContext& ctx);
+
+ private:
+  std::map<std::string, std::vector<float>> rows_;
+};
+
+// Built-in methods (hsv, phash, sift, cnn, cnn-binary, final); method.cc registers them.
+void register_builtin_methods();
+
+}  // namespace homelens::eval
