@@ -23,6 +23,9 @@ struct CommonOptions {
   std::string log_format = "text";  // text | json (core/log.h)
   std::string log_level = "info";
   std::string backend;  // overrides the spec's "backend" when set
+  // The approximate index (engine.h); only commands that query register these.
+  index::AnnOptions ann;
+  std::string ann_dir;
 };
 // Registers the options on cmd; logging is configured as soon as cmd's arguments are parsed.
 void add_common_options(CLI::App& cmd, CommonOptions& o);

@@ -1,4 +1,5 @@
 #include <csignal>
+#include <optional>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,9 @@
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
 #include "homelens/tags/tagger.h"
+#ifdef HOMELENS_HAVE_MPI
+#include "homelens/dist/mpi_job.h"
+#endif
 
 namespace homelens::cli {
 
@@ -29,6 +33,8 @@ struct IndexArgs {
   bool json = false, quiet = false, strict = false;
   std::string heads_dir;  // empty: the default heads, when they exist for the model
   bool no_heads = false;
+  bool mpi = false;          // one rank of an MPI job (dist/mpi_job.h)
+  double mpi_timeout = 60;   // seconds a rank may go unheard before rank 0 ends the job
 };
 
 int run_index(const IndexArgs& a) {
@@ -50,6 +56,25 @@ int run_index(const IndexArgs& a) {
     return 1;
   }
   if (a.limit && src->items.size() > a.limit) src->items.resize(a.limit);
+#ifdef HOMELENS_HAVE_MPI
+  std::optional<dist::MpiJob> job;
+  if (a.mpi) {
+    auto j = dist::MpiJob::init();
+    if (!j) {
+      log::error(j.message());
+      return 1;
+    }
+    job.emplace(std::move(*j));
+  }
+  // Only rank 0 talks: one progress line and one summary for the whole job.
+  const bool root = !job || job->rank() == 0;
+#else
+  if (a.mpi) {
+    log::error("--mpi: this homelens was built without MPI (OpenMPI was not found when it was built)");
+    return 1;
+  }
+  const bool root = true;
+#endif
   auto eng = open_engine(a.common, *spec);
   if (!eng) return 1;
   // Tag heads: explicit ones must exist; the default ones are used when present.
@@ -63,17 +88,17 @@ int run_index(const IndexArgs& a) {
     }
     if (!(*loaded)->empty()) {
       heads = *loaded;
-      if (!a.json && !a.quiet)
+      if (!a.json && !a.quiet && root)
         log::info("tagging with heads (" + heads->tasks() + ") from " + heads->folder());
       // Photos embedded before these heads existed (or under other heads) get tagged from their
       // stored embeddings; no decoding needed.
-      auto n = tags::retag_stored(eng->store(), *heads);
+      auto n = root ? tags::retag_stored(eng->store(), *heads) : Result<std::size_t>(std::size_t{0});
       if (!n) {
         log::error(n.message());
         return 1;
       }
       retagged = *n;
-    } else if (!a.json && !a.quiet) {
+    } else if (!a.json && !a.quiet && root) {
       log::info("no tag heads for " + spec->id + " in " + tags::default_heads_dir() +
                 ": photos are not tagged (see homelens train)");
     }
@@ -90,7 +115,37 @@ int run_index(const IndexArgs& a) {
   opt.stop = &g_stop;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  auto summary = eng->add_batch(src->items, opt);
+  Result<ingest::IndexSummary> summary = Error{};
+#ifdef HOMELENS_HAVE_MPI
+  std::size_t ranks = 1;
+  if (job) {
+    const std::vector<ingest::Item> mine = job->share(src->items);
+    const ProgressMode bar = a.quiet || a.json ? ProgressMode::kQuiet : opt.progress;
+    opt.progress = ProgressMode::kQuiet;
+    auto done = job->run(
+        [&](dist::RankActivity& act) {
+          opt.processed = &act.processed;
+          act.phase = 1;
+          auto r = eng->add_batch(mine, opt);
+          act.phase = 2;
+          return r;
+        },
+        mine.size(), src->items.size(), bar, &g_stop, 0.5, a.mpi_timeout);
+    if (!done) {
+      log::error(done.message());
+      if (job->rank() == 0) job->abort(1);  // a lost rank cannot take part in a clean exit
+      return 1;
+    }
+    if (!root) return done->total.interrupted ? 130 : 0;
+    summary = done->total;
+    ranks = static_cast<std::size_t>(done->ranks);
+  } else {
+    summary = eng->add_batch(src->items, opt);
+  }
+#else
+  const std::size_t ranks = 1;
+  summary = eng->add_batch(src->items, opt);
+#endif
   if (!summary) {
     log::error(summary.message());
     return 1;
@@ -102,7 +157,7 @@ int run_index(const IndexArgs& a) {
                         {"seconds", s.seconds}, {"interrupted", s.interrupted},
                         {"model", spec->id}, {"db", a.common.db},
                         {"heads", heads ? nlohmann::json(heads->id()) : nlohmann::json(nullptr)},
-                        {"retagged", retagged}};
+                        {"retagged", retagged}, {"ranks", ranks}};
     j["failures"] = nlohmann::json::array();
     for (const auto& f : s.failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
     j["untagged"] = s.untagged;
@@ -122,6 +177,7 @@ int run_index(const IndexArgs& a) {
     if (!src->problems.empty()) std::cout << "; " << src->problems.size() << " manifest rows skipped";
     if (s.untagged) std::cout << "; " << s.untagged << " indexed but not tagged";
     if (retagged) std::cout << "; " << retagged << " stored photos tagged";
+    if (ranks > 1) std::cout << "; " << ranks << " MPI ranks";
     std::printf(" (%.1f s, %.1f photos/s)\n", s.seconds, rate);
   }
   if (s.interrupted) return 130;
@@ -157,6 +213,12 @@ void add_index_command(CLI::App& app) {
                   "Tag photos with the heads in DIR (DIR/MODEL_ID/TASK.json or head files); "
                   "default: $HOMELENS_HEADS or the repository's heads/, when they exist");
   cmd->add_flag("--no-heads", a->no_heads, "Do not tag photos, even with the default heads");
+  cmd->add_flag("--mpi", a->mpi,
+                 "Run as one rank of an MPI job (mpirun -np N homelens index --mpi ...): each rank indexes "
+                 "its share of the listings into the shared table; rank 0 reports for the job");
+  cmd->add_option("--mpi-timeout", a->mpi_timeout,
+                  "Seconds a rank may go unheard before rank 0 ends the job naming it")
+      ->capture_default_str()->check(CLI::Range(1.0, 86400.0));
   cmd->add_flag("--json", a->json, "Print the summary as one JSON object on stdout");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->add_flag("--strict", a->strict,

@@ -50,6 +50,8 @@ std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model:
   eo.db = o.db;
   eo.spec = spec;
   eo.refresh_seconds = 0;
+  eo.ann = o.ann;
+  eo.ann_dir = o.ann_dir;
   auto eng = engine::Engine::open(eo);
   if (!eng) {
     log::error(eng.message());

@@ -45,6 +45,8 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     if (given("--refresh-seconds")) cfg.engine.refresh_seconds = a.flags.engine.refresh_seconds;
     if (given("--embedders")) cfg.engine.embedders = a.flags.engine.embedders;
     if (given("--index")) cfg.engine.index = a.flags.engine.index;
+    if (given("--ann-min")) cfg.engine.ann.min_rows = a.flags.engine.ann.min_rows;
+    if (given("--ann-dir")) cfg.engine.ann_dir = a.flags.engine.ann_dir;
     if (given("--decode-budget")) cfg.engine.decode_budget_bytes = a.flags.engine.decode_budget_bytes;
     if (given("--allow-open-writes")) cfg.allow_open_writes = true;
   }
@@ -107,6 +109,11 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--index", a->flags.engine.index,
                   "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
+  cmd->add_option("--ann-min", a->flags.engine.ann.min_rows,
+                  "Answer whole-index queries (similar) with the approximate FAISS index from this many photos (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--ann-dir", a->flags.engine.ann_dir,
+                  "Folder for the approximate index's file (default: beside a SQLite table; none for PostgreSQL)");
   cmd->add_option("--decode-budget", a->flags.engine.decode_budget_bytes,
                   "Bytes that uploads being decoded may hold at once; beyond it uploads get 503")
       ->capture_default_str();

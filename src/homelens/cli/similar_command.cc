@@ -95,6 +95,11 @@ void add_similar_command(CLI::App& app) {
   q->add_option("--image", a->image, "A photo file (embedded on the fly)");
   q->add_option("--image-id", a->image_id, "An indexed image id");
   q->require_option(1);
+  cmd->add_option("--ann-min", a->common.ann.min_rows,
+                  "Search with the approximate FAISS index from this many photos (0: always exact)")
+      ->capture_default_str();
+  cmd->add_option("--ann-dir", a->common.ann_dir,
+                  "Folder for the approximate index's file (default: beside a SQLite table; none for PostgreSQL)");
   cmd->add_option("-k", a->k, "How many results")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", a->json, "Print results as JSON");
   cmd->add_flag("--include-same-listing", a->include_same_listing,

@@ -1,7 +1,11 @@
 #include "homelens/engine/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <set>
 #include <unordered_set>
 
@@ -100,6 +104,11 @@ Engine::~Engine() {
   }
   stop_cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
+  // What was applied since the last save goes to the file, so the next start replays less.
+  if (auto* ann = dynamic_cast<index::AnnIndex*>(&catalog_.mutable_index()); ann && ann->built() && ann->unsaved())
+    if (const std::string path = ann_path(); !path.empty())
+      if (auto st = ann->save(path, {applied_seq_, options_.spec.id}); !st)
+        log::warn("approximate index not saved: " + st.message());
 }
 
 Status Engine::load() {
@@ -118,6 +127,7 @@ Status Engine::ensure_loaded() {
   if (!seq) return seq.error();
   auto cat = rank::Catalog::load(*store_, options_.spec.id, options_.index);
   if (!cat) return cat.error();
+  if (auto st = prepare_ann(*cat, *seq); !st) return st;
   {
     std::unique_lock w(catalog_mu_);
     catalog_ = std::move(*cat);
@@ -211,7 +221,101 @@ Status Engine::refresh() {
     }
     applied_seq_ = changes->back().seq;
     ++refreshes_;
+    {
+      // The catalogue may just have grown past the approximate index's threshold.
+      std::unique_lock w(catalog_mu_);
+      if (auto st = prepare_ann(catalog_, applied_seq_); !st) return st;
+    }
   }
+}
+
+std::string Engine::ann_path() const {
+  std::string model;
+  for (char c : options_.spec.id) model += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  const std::string& db = options_.db;
+  if (!options_.ann_dir.empty()) {
+    // One file per table: the url's hash tells tables apart without putting a password in a name.
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(db));
+    return (std::filesystem::path(options_.ann_dir) / ("table-" + std::string(hash) + "." + model + ".ann")).string();
+  }
+  if (db.starts_with("postgres")) return "";
+  const std::string file = db.starts_with("sqlite:") ? db.substr(7) : db;
+  if (file.empty() || file == ":memory:") return "";
+  return file + "." + model + ".ann";
+}
+
+Result<std::uint64_t> Engine::replay_changes(index::AnnIndex& ann, std::int64_t after) {
+  std::uint64_t read = 0;
+  for (;;) {
+    auto changes = store_->changes_since(after, 2000);
+    if (!changes) return changes.error();
+    if (changes->empty()) return read;
+    std::set<std::int64_t> ids;
+    for (const store::Change& c : *changes) {
+      if (c.kind == store::Change::Kind::kImage) {
+        try {
+          ids.insert(std::stoll(c.key));
+        } catch (const std::exception&) {
+          return make_error("change log", "image key \"" + c.key + "\" is not an id", ErrorCode::kCorruption);
+        }
+      } else if (c.kind == store::Change::Kind::kPhoto) {
+        auto of = store_->images_of_photo(c.key);
+        if (!of) return of.error();
+        ids.insert(of->begin(), of->end());
+      }
+    }
+    for (std::int64_t id : ids) ann.sync(id);
+    read += changes->size();
+    after = changes->back().seq;
+  }
+}
+
+Status Engine::prepare_ann(rank::Catalog& cat, std::int64_t seq) {
+  if (options_.ann.min_rows == 0 || cat.index().dim() == 0) return {};
+  auto* ann = dynamic_cast<index::AnnIndex*>(&cat.mutable_index());
+  if (!ann) {
+    std::vector<std::int64_t> ids;
+    ids.reserve(cat.size());
+    for (const auto& [id, e] : cat.entries()) ids.push_back(id);
+    cat.wrap_index([&](std::unique_ptr<index::VectorIndex> exact) {
+      return std::make_unique<index::AnnIndex>(std::move(exact), options_.ann, ids);
+    });
+    ann = &dynamic_cast<index::AnnIndex&>(cat.mutable_index());
+  }
+  if (ann->built() || ann->size() < options_.ann.min_rows) return {};
+  const std::string path = ann_path();
+  if (!path.empty()) {
+    auto info = ann->load(path, options_.spec.id);
+    if (info && info->seq <= seq) {
+      auto replayed = replay_changes(*ann, info->seq);
+      if (!replayed) return replayed.error();
+      if (ann->ivf_size() == ann->size()) {
+        ann_replayed_ += *replayed;
+        log::info("approximate index loaded, not rebuilt",
+                  {{"file", path}, {"photos", ann->size()}, {"saved_at_change", info->seq},
+                   {"changes_replayed", *replayed}});
+        if (*replayed > 0)
+          if (auto st = ann->save(path, {seq, options_.spec.id}); !st)
+            log::warn("approximate index not saved: " + st.message());
+        return {};
+      }
+      log::warn("approximate index file out of step with the table; rebuilding",
+                {{"file", path}, {"in_file", ann->ivf_size()}, {"photos", ann->size()}});
+    } else if (info) {
+      log::warn("approximate index file is newer than the table; rebuilding", {{"file", path}});
+    } else if (info.error().code != ErrorCode::kNotFound) {
+      log::warn("approximate index file unusable; rebuilding: " + info.error().message);
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  if (auto st = ann->build(); !st) return st;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info("approximate index built", {{"photos", ann->size()}, {"seconds", seconds}});
+  if (!path.empty())
+    if (auto st = ann->save(path, {seq, options_.spec.id}); !st)
+      log::warn("approximate index not saved: " + st.message());
+  return {};
 }
 
 Result<ingest::IndexSummary> Engine::add_batch(const std::vector<ingest::Item>& items,
@@ -531,6 +635,12 @@ Result<EngineStats> Engine::stats() {
   s.change_seq = applied_seq_;
   s.refreshes = refreshes_;
   s.tags = static_cast<bool>(options_.tagger);
+  if (const auto* ann = dynamic_cast<const index::AnnIndex*>(&catalog_.index())) {
+    s.ann = ann->active();
+    s.ann_builds = ann->builds();
+    s.ann_loads = ann->loads();
+  }
+  s.ann_replayed = ann_replayed_;
   return s;
 }
 

@@ -24,6 +24,7 @@
 #include "homelens/core/result.h"
 #include "homelens/image/decode.h"
 #include "homelens/image/decode_budget.h"
+#include "homelens/index/ann_index.h"
 #include "homelens/ingest/pipeline.h"
 #include "homelens/ingest/source.h"
 #include "homelens/model/embedder.h"
@@ -50,6 +51,13 @@ struct EngineOptions {
   // How often the catalogue polls the store's change log for what other processes
   // wrote; 0 turns the background refresh off (refresh() still works).
   double refresh_seconds = 1.0;
+  // The approximate index for whole-index queries (similar): used once the catalogue
+  // holds ann.min_rows photos (0: never). Candidate-list queries stay exact.
+  index::AnnOptions ann;
+  // Where its IVF is saved with the change sequence it covers, so a restart loads it:
+  // "" puts it beside a SQLite table (<db>.<model>.ann) and nowhere for PostgreSQL
+  // (rebuilt at each start); a folder keeps it there (one file per table and model).
+  std::string ann_dir;
 };
 
 // A listing's attributes as a writer gives them: unset fields keep the stored value.
@@ -160,6 +168,10 @@ struct EngineStats {
   std::size_t images = 0, listings = 0, dim = 0;
   std::int64_t change_seq = 0;      // the last store change applied to the catalogue
   std::uint64_t refreshes = 0;      // refresh passes that applied at least one change
+  bool ann = false;                 // whole-index queries answered by the approximate index
+  std::uint64_t ann_builds = 0;     // times its IVF was trained and filled in this process
+  std::uint64_t ann_loads = 0;      // times it was loaded from its file instead
+  std::uint64_t ann_replayed = 0;   // changes replayed onto a loaded IVF to catch up
   bool tags = false;
 };
 
@@ -223,6 +235,14 @@ class Engine {
   Result<store::Photo> prepare(const std::string& bytes, const std::string& name);
   ListingView listing_view(const rank::CatalogListing& l, bool with_images) const;
   void refresh_loop();
+  // Puts the approximate index over cat's exact one (once it has a dimension) and,
+  // once cat is large enough, loads its saved IVF and replays the changes since, or
+  // builds and saves it; seq is the change sequence cat reflects.
+  Status prepare_ann(rank::Catalog& cat, std::int64_t seq);
+  // Syncs every image changed after `after` into ann; the number of changes read.
+  Result<std::uint64_t> replay_changes(index::AnnIndex& ann, std::int64_t after);
+  // The file the approximate index is saved in ("" for none).
+  std::string ann_path() const;
 
   EngineOptions options_;
   std::unique_ptr<store::Store> store_;
@@ -235,6 +255,7 @@ class Engine {
   std::mutex refresh_mu_;                 // one refresh pass at a time
   std::atomic<std::int64_t> applied_seq_{0};
   std::atomic<std::uint64_t> refreshes_{0};
+  std::uint64_t ann_replayed_ = 0;  // under catalog_mu_
 
   std::mutex write_mu_;  // one upload or delete at a time keeps "already present" checks exact
 

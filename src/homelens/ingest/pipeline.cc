@@ -223,6 +223,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
       return;
     }
     progress.update(processed);
+    if (opt.processed) opt.processed->store(processed);
   };
 
   {

@@ -27,6 +27,9 @@ struct PipelineOptions {
   ProgressMode progress = ProgressMode::kAuto;
   const std::atomic<bool>* stop = nullptr;  // set (e.g. by SIGINT) to finish early and cleanly
   tags::Tagger tagger;                      // optional
+  // When set, kept at the number of items stored so far (for progress reported elsewhere:
+  // an MPI rank's reports to rank 0).
+  std::atomic<std::size_t>* processed = nullptr;
 };
 
 struct Failure {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,6 +64,13 @@ class Catalog {
                               std::string_view index_spec = "");
 
   const index::VectorIndex& index() const { return *index_; }
+  // For maintenance of the index itself (the approximate index's build and catch-up);
+  // entries and rows must not be changed through it.
+  index::VectorIndex& mutable_index() { return *index_; }
+  // Replaces the index by wrap(index): a wrapper that keeps its rows (AnnIndex).
+  void wrap_index(const std::function<std::unique_ptr<index::VectorIndex>(std::unique_ptr<index::VectorIndex>)>& wrap) {
+    index_ = wrap(std::move(index_));
+  }
   const CatalogEntry* find(std::int64_t image_id) const;
   const CatalogListing* listing(const std::string& id) const;
   const std::unordered_map<std::int64_t, CatalogEntry>& entries() const { return entries_; }

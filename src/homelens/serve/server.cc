@@ -321,6 +321,8 @@ Status load_server_config(const std::string& path, ServerConfig& cfg) {
     cfg.engine.refresh_seconds = j.value("refresh_seconds", cfg.engine.refresh_seconds);
     cfg.engine.embedders = j.value("embedders", cfg.engine.embedders);
     cfg.engine.index = j.value("index", cfg.engine.index);
+    cfg.engine.ann.min_rows = j.value("ann_min_rows", cfg.engine.ann.min_rows);
+    cfg.engine.ann_dir = j.value("ann_dir", cfg.engine.ann_dir);
     cfg.engine.decode_budget_bytes = j.value("decode_budget_bytes", cfg.engine.decode_budget_bytes);
   } catch (const std::exception& e) {
     return make_error(path, std::string("bad field: ") + e.what(), ErrorCode::kInvalidArgument);
