@@ -39,5 +39,6 @@ void add_serve_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_tag_command(CLI::App& app);
 void add_delete_command(CLI::App& app);
+void add_import_command(CLI::App& app);
 
 }  // namespace homelens::cli
