@@ -325,13 +325,16 @@ std::string table_contents(const fs::path& db) {
   auto store = store::open_store(db.string());
   if (!store.ok()) return store.message();
   std::ostringstream out;
-  Status st = (*store)->scan_listings([&](const store::Listing& l) {
+  std::vector<store::Listing> listings;  // a scan callback must not call back into the store
+  Status st = (*store)->scan_listings([&](const store::Listing& l) { listings.push_back(l); });
+  for (const store::Listing& l : listings) {
     out << l.id << " " << l.price.value_or(-1) << " " << l.zip << "\n";
     auto images = (*store)->listing_images(l.id);
-    if (!images.ok()) return;
+    if (!images.ok()) return images.message();
     for (const auto& im : *images)
-      out << "  " << im.source << " " << im.sha256 << " " << im.photo_order << " " << im.is_title << "\n";
-  });
+      out << "  " << im.source.substr(0, im.source.find('@'))  // the URL names the server's port
+          << " " << im.sha256 << " " << im.photo_order << " " << im.is_title << "\n";
+  }
   return st.ok() ? out.str() : st.message();
 }
 
@@ -358,7 +361,8 @@ TEST(FeedImport, KilledMidImportThenRunAgainGivesTheUninterruptedTable) {
     ASSERT_TRUE(server.gate_cv_.wait_for(lock, std::chrono::minutes(2),
                                          [&] { return server.photo_hits_.count("4_bathroom.jpg") > 0; }));
   }
-  const std::string pid = read_file(pid_file);
+  std::string pid = read_file(pid_file);
+  pid.erase(pid.find_last_not_of(" \n") + 1);
   ASSERT_EQ(run_command("kill -9 " + pid).exit_code, 0);
   // Reaped by init once the shell is gone; wait until it no longer exists.
   while (run_command("kill -0 " + pid + " 2>/dev/null").exit_code == 0)
