@@ -298,6 +298,20 @@ TEST_P(StoreTest, BatchRoundTripsListingsPhotosAndImages) {
   EXPECT_EQ(s.images, 3);
 }
 
+// A feed's high-water mark survives the process: set by one connection, read by another.
+TEST_P(StoreTest, MetaValuesAreKeptAndReplaced) {
+  auto missing = store_->get_meta("reso.high_water http://mls/api");
+  ASSERT_TRUE(missing.ok()) << missing.message();
+  EXPECT_FALSE(missing->has_value());
+  ASSERT_TRUE(store_->set_meta("reso.high_water http://mls/api", "2026-06-01T10:00:00.000Z").ok());
+  ASSERT_TRUE(store_->set_meta("reso.high_water http://mls/api", "2026-06-02T09:00:03.000Z").ok());
+  auto other = open_another();
+  ASSERT_TRUE(other);
+  auto got = other->get_meta("reso.high_water http://mls/api");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, "2026-06-02T09:00:03.000Z");
+}
+
 TEST_P(StoreTest, StoreReopensWithItsData) {
   WriteBatch b;
   b.listings = {make_listing("L1")};

@@ -45,5 +45,6 @@ void add_tag_command(CLI::App& app);
 void add_delete_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_dupes_command(CLI::App& app);
+void add_import_command(CLI::App& app);
 
 }  // namespace homelens::cli

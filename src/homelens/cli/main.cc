@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   homelens::cli::add_delete_command(app);
   homelens::cli::add_eval_command(app);
   homelens::cli::add_dupes_command(app);
+  homelens::cli::add_import_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -767,4 +767,26 @@ Result<std::vector<Change>> PostgresStore::changes_since(std::int64_t after, std
   return out;
 }
 
+
+Result<std::optional<std::string>> PostgresStore::get_meta(const std::string& key) {
+  std::lock_guard lock(mu_);
+  std::optional<std::string> out;
+  Status st = read("get_meta " + key, [&](pqxx::transaction_base& tx, std::string&) {
+    auto r = tx.exec_params("SELECT value FROM meta WHERE key = $1", key);
+    if (!r.empty()) out = text(r[0][0]);
+  });
+  if (!st) return st.error();
+  return out;
+}
+
+Status PostgresStore::set_meta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mu_);
+  return transact("set_meta " + key, [&](pqxx::transaction_base& tx, std::string&) {
+    tx.exec_params(
+        "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT (key) DO UPDATE SET value = "
+        "EXCLUDED.value",
+        key, value);
+  });
+}
+
 }  // namespace homelens::store

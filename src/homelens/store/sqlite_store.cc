@@ -744,4 +744,26 @@ Result<std::vector<Change>> SqliteStore::changes_since(std::int64_t after, std::
   return out;
 }
 
+
+Result<std::optional<std::string>> SqliteStore::get_meta(const std::string& key) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "SELECT value FROM meta WHERE key = ?");
+  if (!q.ok()) return error("get_meta");
+  q.bind(1, key);
+  const int rc = q.step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return error("get_meta " + key);
+  return std::optional<std::string>(q.text(0));
+}
+
+Status SqliteStore::set_meta(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mu_);
+  Stmt q(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)");
+  if (!q.ok()) return error("set_meta");
+  q.bind(1, key);
+  q.bind(2, value);
+  if (q.step() != SQLITE_DONE) return error("set_meta " + key);
+  return {};
+}
+
 }  // namespace homelens::store

@@ -48,6 +48,8 @@ class SqliteStore final : public Store {
   Result<StoreStats> stats() override;
   Result<std::int64_t> last_change() override;
   Result<std::vector<Change>> changes_since(std::int64_t after, std::size_t limit) override;
+  Result<std::optional<std::string>> get_meta(const std::string& key) override;
+  Status set_meta(const std::string& key, const std::string& value) override;
   Result<std::optional<ImageWithPhoto>> get_image_with_photo(std::int64_t id,
                                                              const std::string& model_id) override;
   Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) override;

@@ -100,6 +100,12 @@ class Store {
                                                                      const std::string& model_id) = 0;
   // Ids of the images that show the photo with this hash (any listing), in id order.
   virtual Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) = 0;
+
+  // Small named values kept in the table's meta table beside the schema version (a feed's
+  // high-water mark). get_meta answers a missing key with an empty optional; set_meta
+  // replaces the value in its own transaction.
+  virtual Result<std::optional<std::string>> get_meta(const std::string& key) = 0;
+  virtual Status set_meta(const std::string& key, const std::string& value) = 0;
 };
 
 // Opens (creating or migrating the schema if needed) the store at `url`: postgresql://... or
