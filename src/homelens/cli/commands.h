@@ -22,6 +22,7 @@ struct CommonOptions {
   std::string models_dir;  // default: model::default_models_dir()
   std::string log_format = "text";  // text | json (core/log.h)
   std::string log_level = "info";
+  double progress_every = 5;  // seconds between progress lines in a log
   std::string backend;  // overrides the spec's "backend" when set
   // The approximate index (engine.h); only commands that query register these.
   index::AnnOptions ann;

@@ -2,6 +2,7 @@
 
 #include "homelens/cli/commands.h"
 #include "homelens/core/log.h"
+#include "homelens/core/progress.h"
 #include "homelens/model/model_spec.h"
 
 namespace homelens::cli {
@@ -30,8 +31,15 @@ void add_common_options(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--log-level", o.log_level, "Least severe level logged")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "critical", "off"}));
+  cmd.add_option("--progress-every", o.progress_every,
+                 "Seconds between progress lines when stderr is not a terminal (a log)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   // Before the command runs, so its first error is already in the chosen format.
-  cmd.parse_complete_callback([&o] { (void)log::configure_logging(o.log_format, o.log_level); });
+  cmd.parse_complete_callback([&o] {
+    (void)log::configure_logging(o.log_format, o.log_level);
+    set_progress_log_interval(o.progress_every);
+  });
 }
 
 std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {

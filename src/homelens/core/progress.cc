@@ -2,11 +2,20 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "homelens/core/log.h"
 
 namespace homelens {
+
+namespace {
+std::chrono::milliseconds log_interval{5000};
+}
+
+void set_progress_log_interval(double seconds) {
+  log_interval = std::chrono::milliseconds(std::lround(std::max(seconds, 0.0) * 1000));
+}
 
 Progress::Progress(std::string label, std::size_t total, ProgressMode mode, std::FILE* out)
     : label_(std::move(label)), total_(total), mode_(mode), out_(out) {
@@ -18,7 +27,7 @@ void Progress::update(std::size_t done) {
   done_ = done;
   if (mode_ == ProgressMode::kQuiet) return;
   auto now = std::chrono::steady_clock::now();
-  const auto every = mode_ == ProgressMode::kBar ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
+  const auto every = mode_ == ProgressMode::kBar ? std::chrono::milliseconds(200) : log_interval;
   if (now - last_print_ < every) return;
   last_print_ = now;
   print(false);

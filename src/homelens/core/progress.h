@@ -11,6 +11,10 @@ namespace homelens {
 
 enum class ProgressMode { kAuto, kBar, kLines, kQuiet };
 
+// Seconds between progress lines in a log (default 5; the bar redraws every 0.2 s regardless).
+// Set once at start-up (--progress-every), before any Progress runs.
+void set_progress_log_interval(double seconds);
+
 class Progress {
  public:
   // kAuto picks a bar when out is a terminal, else lines. The bar goes to out, lines to the log.
