@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "homelens/store/store.h"
+#include "support/pg_cluster.h"
 #include "support/testing.h"
 
 namespace homelens {
@@ -200,8 +202,9 @@ class FeedServer {
   std::thread thread_;
 };
 
-std::string import_args(const FeedServer& s, const fs::path& db) {
-  return "import reso --json --db " + shell_quote(db.string()) + " --url " + s.api() +
+// db: a SQLite file or a postgresql:// URL.
+std::string import_args(const FeedServer& s, const std::string& db) {
+  return "import reso --json --db " + shell_quote(db) + " --url " + s.api() +
          " --client-id homelens --client-secret s3cret --token-url " + s.base() +
          "/token --timeout 1 --retries 2 --backoff 0.2 --concurrency 3";
 }
@@ -321,8 +324,8 @@ TEST(FeedImport, ImportsFromAFeedServerThroughItsFailuresThenSyncsAChangeSet) {
 }
 
 // What a table holds of the imported listings, independent of row ids.
-std::string table_contents(const fs::path& db) {
-  auto store = store::open_store(db.string());
+std::string table_contents(const std::string& db) {
+  auto store = store::open_store(db);
   if (!store.ok()) return store.message();
   std::ostringstream out;
   std::vector<store::Listing> listings;  // a scan callback must not call back into the store
@@ -377,6 +380,213 @@ TEST(FeedImport, KilledMidImportThenRunAgainGivesTheUninterruptedTable) {
   auto r = homelens(import_args(server, killed));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(table_contents(killed), table_contents(whole));
+}
+
+// A feed whose Media is its own resource (the MLS Grid metadata: PropertyResi, and Media joined by
+// ResourceRecordKey), one page without nextLink. The first Media request answers 503 with a
+// Retry-After given as an HTTP date. Every request's arrival is kept for the rate-limit check.
+class MediaResourceServer {
+ public:
+  MediaResourceServer() {
+    port_ = srv_.bind_to_any_port("127.0.0.1");
+    for (int house : {5, 6}) {
+      const std::string key = "H" + std::to_string(house);
+      records_.push_back({{"ListingKey", key}, {"StandardStatus", "Active"}, {"ListPrice", 500000 + house},
+                          {"ModificationTimestamp", "2026-07-01T08:00:0" + std::to_string(house) + "Z"}});
+      int order = 0;
+      for (const char* room : {"frontal", "bedroom", "bathroom", "kitchen"}) {
+        const std::string name = std::to_string(house) + "_" + room + ".jpg";
+        media_.push_back({{"MediaKey", "M" + name}, {"ResourceRecordKey", key}, {"ResourceName", "Property"},
+                          {"MediaURL", base() + "/photos/" + name}, {"Order", order++},
+                          {"MediaModificationTimestamp", "2026-07-01T07:00:00Z"}});
+      }
+    }
+    srv_.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+      std::lock_guard lock(mu_);
+      if (req.path.rfind("/api/", 0) == 0) api_hits_.push_back(arrivals_[&req]);
+    });
+    srv_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard lock(mu_);
+      arrivals_[&req] = Clock::now();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    srv_.Get("/api/\\$metadata", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(read_file(testing::shared_dir() / "data/reso/metadata/REQ-WA103-END3_Metadata_MLSGrid_MLSGrid.xml"),
+                      "application/xml");
+    });
+    srv_.Get("/api/PropertyResi", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      const std::string filter = req.get_param_value("$filter");
+      const auto gt = filter.find(" gt ");
+      json out = {{"value", json::array()}};
+      for (const json& r : records_)
+        if (gt == std::string::npos || r["ModificationTimestamp"].get<std::string>().substr(0, 19) >
+                                           filter.substr(gt + 4, 19))
+          out["value"].push_back(r);
+      res.set_content(out.dump(), "application/json");
+    });
+    srv_.Get("/api/Media", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      media_times_.push_back(arrivals_[&req]);
+      if (media_times_.size() == 1) {
+        // An HTTP date 2 s ahead: at least 1 s away at one-second resolution.
+        const std::time_t at = std::time(nullptr) + 2;
+        char date[64];
+        std::tm tm{};
+        gmtime_r(&at, &tm);
+        std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        res.status = 503;
+        res.set_header("Retry-After", date);
+        return;
+      }
+      const std::string filter = req.get_param_value("$filter");  // ResourceRecordKey eq 'H5'
+      const auto q = filter.find('\'');
+      const std::string key = q == std::string::npos ? "" : filter.substr(q + 1, filter.rfind('\'') - q - 1);
+      std::vector<json> mine;
+      for (const json& m : media_)
+        if (m["ResourceRecordKey"] == key) mine.push_back(m);
+      std::sort(mine.begin(), mine.end(), [](const json& a, const json& b) { return a["Order"] < b["Order"]; });
+      res.set_content(json{{"value", mine}}.dump(), "application/json");
+    });
+    srv_.Get("/photos/(.*)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      ++photo_requests_;
+      res.set_content(read_file(testing::houses_dir() / "images" / std::string(req.matches[1])), "image/jpeg");
+    });
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+  }
+  ~MediaResourceServer() {
+    srv_.stop();
+    thread_.join();
+  }
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  std::mutex mu_;
+  std::vector<json> records_, media_;
+  std::vector<Clock::time_point> api_hits_, media_times_;
+  int photo_requests_ = 0;
+
+ private:
+  std::map<const httplib::Request*, Clock::time_point> arrivals_;
+  httplib::Server srv_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+std::map<std::string, json> changes_by_key(const json& j) {
+  std::map<std::string, json> out;
+  for (const json& c : j["changes"]) out[c["key"].get<std::string>()] = c;
+  return out;
+}
+
+TEST(FeedImport, ASeparateMediaResourceDryRunRateLimitAndReorderedPhotos) {
+  MediaResourceServer server;
+  TempDir tmp;
+  const fs::path db = tmp / "media.db";
+  const std::string args = "import reso --json --db " + shell_quote(db.string()) + " --url " + server.base() +
+                           "/api --token t --timeout 5 --retries 2 --backoff 0.2";
+
+  // A dry run lists what would change, downloads no photo and writes nothing, and keeps to the
+  // rate limit over every request, its retry included.
+  auto r = homelens(args + " --dry-run --rate-limit 4");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["media"], "separate-resource");
+  EXPECT_TRUE(j["dry_run"].get<bool>());
+  EXPECT_EQ(j["added"], 2);
+  EXPECT_EQ(j["photos_downloaded"], 8);  // would be downloaded
+  auto changes = changes_by_key(j);
+  ASSERT_EQ(changes.size(), 2u) << j.dump();
+  EXPECT_EQ(changes["H5"]["action"], "add");
+  EXPECT_EQ(changes["H5"]["photos_new"], 4);
+  EXPECT_EQ(changes["H6"]["photos_new"], 4);
+  {
+    std::lock_guard lock(server.mu_);
+    EXPECT_EQ(server.photo_requests_, 0);
+    // $metadata, PropertyResi, Media (503), Media again, Media for H6.
+    ASSERT_EQ(server.api_hits_.size(), 5u);
+    std::sort(server.api_hits_.begin(), server.api_hits_.end());
+    for (std::size_t i = 1; i < server.api_hits_.size(); ++i)
+      EXPECT_GE(server.api_hits_[i] - server.api_hits_[i - 1], std::chrono::milliseconds(240)) << i;
+    ASSERT_GE(server.media_times_.size(), 2u);
+    // The Retry-After date (1-2 s ahead) won over the 0.2 s backoff.
+    EXPECT_GE(server.media_times_[1] - server.media_times_[0], std::chrono::milliseconds(900));
+  }
+  {
+    auto store = store::open_store(db.string());
+    ASSERT_TRUE(store.ok()) << store.message();
+    EXPECT_FALSE((*(*store)->get_listing("H5")).has_value());
+    EXPECT_FALSE((*(*store)->get_meta("reso.high_water " + server.base() + "/api")).has_value());
+  }
+
+  // The import itself: the photos come from the Media resource, in their Order.
+  r = homelens(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["added"], 2);
+  EXPECT_EQ(j["photos_downloaded"], 8);
+  EXPECT_FALSE(j.contains("changes"));
+  auto order_of = [&](const std::string& listing) {
+    std::map<std::string, int> out;
+    auto store = store::open_store(db.string());
+    if (!store.ok()) return out;
+    auto images = (*store)->listing_images(listing);
+    if (!images.ok()) return out;
+    for (const store::Image& im : *images) out[im.source.substr(0, im.source.find('@'))] = im.photo_order;
+    return out;
+  };
+  const std::map<std::string, int> before = {{"reso:M5_frontal.jpg", 0}, {"reso:M5_bedroom.jpg", 1},
+                                              {"reso:M5_bathroom.jpg", 2}, {"reso:M5_kitchen.jpg", 3}};
+  EXPECT_EQ(order_of("H5"), before);
+  EXPECT_EQ(order_of("H6").size(), 4u);
+
+  // The MLS reorders H5's photos without changing them: the order follows, nothing is downloaded.
+  {
+    std::lock_guard lock(server.mu_);
+    for (json& m : server.media_)
+      if (m["ResourceRecordKey"] == "H5") m["Order"] = 3 - m["Order"].get<int>();
+    server.records_[0]["ModificationTimestamp"] = "2026-07-02T08:00:00Z";
+    server.photo_requests_ = 0;
+  }
+  r = homelens(args + " --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  changes = changes_by_key(json::parse(r.out));
+  ASSERT_EQ(changes.size(), 1u) << r.out;
+  EXPECT_EQ(changes["H5"]["action"], "change");
+  EXPECT_EQ(changes["H5"]["photos_reordered"], 4);
+  EXPECT_EQ(changes["H5"]["photos_new"], 0);
+  EXPECT_EQ(order_of("H5"), before);  // the dry run changed nothing
+  r = homelens(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["changed"], 1);
+  EXPECT_EQ(j["photos_reordered"], 4);
+  EXPECT_EQ(j["photos_downloaded"], 0);
+  const std::map<std::string, int> after = {{"reso:M5_frontal.jpg", 3}, {"reso:M5_bedroom.jpg", 2},
+                                            {"reso:M5_bathroom.jpg", 1}, {"reso:M5_kitchen.jpg", 0}};
+  EXPECT_EQ(order_of("H5"), after);
+  std::lock_guard lock(server.mu_);
+  EXPECT_EQ(server.photo_requests_, 0);
+}
+
+TEST(FeedImport, AnImportIntoPostgresGivesTheTableOfAnImportIntoSqlite) {
+  FeedServer server;
+  TempDir tmp;
+  const fs::path lite = tmp / "lite.db";
+  const std::string pg = testing::PgCluster::get().create_database();
+  auto r = homelens(import_args(server, lite));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = homelens(import_args(server, pg));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["added"], 4);
+  EXPECT_EQ(j["photos_downloaded"], 13);
+  const std::string want = table_contents(lite);
+  EXPECT_NE(want.find("H1 869500 85255"), std::string::npos) << want;
+  EXPECT_EQ(table_contents(pg), want);
+  auto store = store::open_store(pg);
+  ASSERT_TRUE(store.ok()) << store.message();
+  EXPECT_EQ(**(*store)->get_meta("reso.high_water " + server.api()), "2026-06-01T10:00:02.000Z");
 }
 
 TEST(FeedImport, ARefusedTokenThatCannotBeRefreshedIsAClearError) {

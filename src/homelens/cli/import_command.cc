@@ -52,13 +52,30 @@ int run_import(ImportArgs& a) {
                         {"db", a.common.db}};
     j["problems"] = nlohmann::json::array();
     for (const auto& p : s.problems) j["problems"].push_back({{"key", p.key}, {"reason", p.reason}});
+    j["photos_reordered"] = s.photos_reordered;
+    if (s.dry_run) {
+      j["changes"] = nlohmann::json::array();
+      for (const auto& c : s.changes)
+        j["changes"].push_back({{"key", c.key}, {"action", c.action}, {"attributes", c.attributes},
+                                {"photos_new", c.photos_new}, {"photos_removed", c.photos_removed},
+                                {"photos_reordered", c.photos_reordered}});
+    }
     std::cout << j.dump() << "\n";
   } else {
+    for (const auto& c : s.changes) {
+      std::cout << "would " << c.action << " " << c.key;
+      if (c.action != "remove") {
+        std::cout << ":" << (c.attributes ? " new attributes," : "") << " " << c.photos_new << " photos to download, "
+                  << c.photos_removed << " to remove";
+        if (c.photos_reordered) std::cout << ", " << c.photos_reordered << " reordered";
+      }
+      std::cout << "\n";
+    }
     std::cout << (s.interrupted ? "interrupted: " : "") << (s.dry_run ? "dry run, would have: " : "") << s.seen
               << " listings seen: " << s.added << " added, " << s.changed << " changed, " << s.unchanged
               << " unchanged, " << s.removed << " removed, " << s.skipped << " skipped; photos: "
               << s.photos_downloaded << " downloaded, " << s.photos_failed << " failed, " << s.photos_removed
-              << " removed, " << s.photos_unchanged << " unchanged";
+              << " removed, " << s.photos_reordered << " reordered, " << s.photos_unchanged << " unchanged";
     std::printf(" (%zu pages, %.1f s)\n", s.pages, s.seconds);
     if (!s.high_water.empty()) std::cout << "next import resumes after " << s.high_water << "\n";
   }

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <iomanip>
+#include <locale>
 #include <sstream>
 #include <thread>
 
@@ -15,13 +18,24 @@ namespace {
 
 bool retryable(int status) { return status == 429 || status >= 500; }
 
-// Retry-After: delta seconds (an HTTP date is not worth parsing here; the backoff stands in).
+// Retry-After: delta seconds, or an HTTP date (RFC 9110: IMF-fixdate; the obsolete RFC 850 and
+// asctime forms are accepted too). A date in the past means "now".
 double retry_after(const httplib::Result& r) {
   if (!r || !r->has_header("Retry-After")) return -1;
   const std::string v = r->get_header_value("Retry-After");
   char* end = nullptr;
   const double s = std::strtod(v.c_str(), &end);
-  return end != v.c_str() && s >= 0 ? s : -1;
+  if (end != v.c_str() && s >= 0) return s;
+  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    std::tm tm{};
+    std::istringstream in(v);
+    in.imbue(std::locale::classic());
+    in >> std::get_time(&tm, format);
+    if (in.fail()) continue;
+    const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+    return std::max(0.0, std::chrono::duration<double>(when - std::chrono::system_clock::now()).count());
+  }
+  return -1;
 }
 
 std::unique_ptr<httplib::Client> make_client(const std::string& origin, const ClientOptions& o) {

@@ -227,6 +227,7 @@ class Importer {
       if (rec->deleted || !status_is_active(rec->status, o_.active_statuses)) {
         if (stored->has_value()) {
           ++s_.removed;
+          if (o_.dry_run) s_.changes.push_back({rec->key, "remove"});
           if (!o_.dry_run)
             if (auto st = eng_.remove_listing(rec->key); !st && st.code() != ErrorCode::kNotFound) return st;
         } else {
@@ -244,18 +245,34 @@ class Importer {
         if (auto st = eng_.store().write(b); !st) return st;
       }
       std::size_t first = tasks.size();
+      ImportChange what{rec->key, stored->has_value() ? "change" : "add"};
+      what.attributes = stored->has_value() && changed;
       if (rec->media) {
         auto images = eng_.store().listing_images(rec->key);
         if (!images) return images.error();
-        std::set<std::string> have;
-        for (const store::Image& im : *images) have.insert(im.source);
+        std::map<std::string, const store::Image*> have;
+        for (const store::Image& im : *images) have.emplace(im.source, &im);
         std::set<std::string> wanted;
         const bool hinted = std::any_of(rec->media->begin(), rec->media->end(),
                                         [](const FeedMedia& m) { return m.title_hint(); });
+        store::WriteBatch moved;  // photos kept whose Order or title flag the feed changed
         for (const FeedMedia& m : *rec->media) {
           wanted.insert(m.source());
-          if (have.count(m.source())) {
-            ++s_.photos_unchanged;
+          if (auto it = have.find(m.source()); it != have.end()) {
+            store::Image im = *it->second;
+            const bool retitled = hinted && (im.is_title != m.title_hint() || !im.title_explicit);
+            if (im.photo_order == m.order && !retitled) {
+              ++s_.photos_unchanged;
+              continue;
+            }
+            im.photo_order = m.order;
+            if (hinted) {
+              im.is_title = m.title_hint();
+              im.title_explicit = true;
+            }
+            moved.images.push_back(std::move(im));
+            ++s_.photos_reordered;
+            changed = true;
             continue;
           }
           tasks.push_back({rec->key, m, rec->listing, rec->modified,
@@ -263,11 +280,19 @@ class Importer {
           changed = true;
         }
         for (const store::Image& im : *images)
-          if (im.source.rfind("reso:", 0) == 0 && !wanted.count(im.source)) changed = true;
+          if (im.source.rfind("reso:", 0) == 0 && !wanted.count(im.source)) {
+            changed = true;
+            ++what.photos_removed;
+          }
+        what.photos_new = tasks.size() - first;
+        what.photos_reordered = moved.images.size();
+        if (!moved.images.empty() && !o_.dry_run)
+          if (auto st = eng_.store().write(moved); !st) return st;
       }
       if (!stored->has_value()) ++s_.added;
       else if (changed) ++s_.changed;
       else ++s_.unchanged;
+      if (o_.dry_run && changed) s_.changes.push_back(std::move(what));
       if (rec->media) with_media.emplace_back(std::move(*rec), first);
       progress_->update(s_.seen);
     }

@@ -37,11 +37,21 @@ struct ImportProblem {
   std::string reason;
 };
 
+// What one listing would get (dry runs list these instead of writing).
+struct ImportChange {
+  std::string key;
+  std::string action;  // add | change | remove
+  bool attributes = false;  // change: price, beds, baths, area, zip, style, levels or status differ
+  std::size_t photos_new = 0, photos_removed = 0, photos_reordered = 0;
+};
+
 struct ImportSummary {
   std::string media_access;  // how Media was reached (metadata.h)
   std::size_t pages = 0, seen = 0, added = 0, changed = 0, unchanged = 0, removed = 0, skipped = 0;
   std::size_t photos_downloaded = 0, photos_failed = 0, photos_removed = 0, photos_unchanged = 0;
+  std::size_t photos_reordered = 0;  // kept photos whose Order or title flag changed
   std::vector<ImportProblem> problems;  // skipped records and failed photos, with the reason
+  std::vector<ImportChange> changes;    // dry run only: every listing that would change
   std::string since;       // the mark this run started from ("" = everything)
   std::string high_water;  // the mark stored for the next run ("" = unchanged)
   bool interrupted = false, dry_run = false;
