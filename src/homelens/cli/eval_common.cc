@@ -13,7 +13,14 @@ void add_eval_options(CLI::App& cmd, EvalOptions& o) {
   std::string names;
   for (const auto& m : eval::methods()) names += "\n  " + m.name + ": " + m.help;
   cmd.add_option("--method", o.methods, "A method to measure (repeatable); known:" + names);
-  cmd.add_option("--heads", o.heads, "Tag heads folder for `final` (default: the repository's heads/)");
+  cmd.add_option("--heads", o.heads,
+                 "Folder of the tag heads and projection.json (final and projected methods; "
+                 "default: the repository's heads/)");
+  cmd.add_option("--final-weights", o.final_weights,
+                 "Class, tag and visual weights of the final methods, e.g. 1,0.3,1 (the "
+                 "service's defaults)")
+      ->delimiter(',')
+      ->expected(3);
   cmd.add_flag("--quiet", o.quiet, "No progress output");
   cmd.parse_complete_callback([&o, &cmd] {
     (void)log::configure_logging(o.common.log_format, o.common.log_level);
@@ -33,6 +40,8 @@ std::optional<NamedMethods> make_methods(const EvalOptions& o, const std::vector
     ctx.spec = std::move(*spec);
   }
   ctx.heads_dir = o.heads;
+  if (!o.final_weights.empty())
+    ctx.final_weights = {o.final_weights[0], o.final_weights[1], o.final_weights[2]};
   if (o.db_given) ctx.db = o.common.db;
   ctx.progress = o.quiet ? ProgressMode::kQuiet : ProgressMode::kAuto;
   ctx.cache = std::make_shared<eval::EmbeddingCache>();

@@ -18,6 +18,7 @@ struct EvalOptions {
   CommonOptions common;
   std::vector<std::string> methods;  // empty = the subcommand's defaults
   std::string heads;
+  std::vector<double> final_weights;  // class, tag, visual; empty = the service's defaults
   bool quiet = false;
   bool db_given = false;  // --db given: its stored embeddings stand in for embedding
 };

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
@@ -10,6 +11,7 @@
 #include "homelens/tags/dataset.h"
 #include "homelens/tags/features.h"
 #include "homelens/tags/head.h"
+#include "homelens/tags/projection.h"
 #include "homelens/tags/train.h"
 
 namespace homelens::cli {
@@ -29,7 +31,57 @@ struct TrainArgs {
        quiet = false, flip = false;
   std::string flip_cache;
   int workers = 0;
+  double shrinkage = 0.9;
 };
+
+// Learns the style x stories projection from the labeled front photos (rows of feats by path)
+// and saves it as ROOT/MODEL/projection.json; nullopt after logging why.
+std::optional<nlohmann::json> train_projection(const tags::LabeledSet& style,
+                                               const tags::LabeledSet& stories,
+                                               const tags::Features& feats,
+                                               const std::map<std::string, std::size_t>& row_of,
+                                               const std::string& model_id, const TrainArgs& a,
+                                               const std::string& heads_root) {
+  std::map<std::string, int> stories_of;
+  for (const auto& e : stories.examples) stories_of[e.path] = e.label;
+  std::vector<std::string> classes;
+  for (const auto& st : style.classes)
+    for (const auto& n : stories.classes) classes.push_back(st + "/" + n);
+  tags::Matrix x;
+  x.cols = feats.x.cols;
+  std::vector<int> labels;
+  for (const auto& e : style.examples) {
+    auto it = stories_of.find(e.path);
+    if (!e.evaluate || it == stories_of.end()) continue;
+    const std::size_t r = row_of.at(e.path);
+    x.data.insert(x.data.end(), feats.x.row(r), feats.x.row(r) + x.cols);
+    labels.push_back(e.label * static_cast<int>(stories.classes.size()) + it->second);
+  }
+  x.rows = labels.size();
+  auto p = tags::learn_projection(x, labels, classes, model_id, a.shrinkage);
+  if (!p) {
+    log::error(p.message());
+    return std::nullopt;
+  }
+  nlohmann::json rj = {{"task", "projection"},
+                       {"examples", x.rows},
+                       {"dimensions", p->out_dim()},
+                       {"shrinkage", a.shrinkage}};
+  if (!a.no_save) {
+    const std::string path = tags::projection_path(heads_root, model_id);
+    if (auto st = tags::save_projection(*p, path); !st) {
+      log::error(st.message());
+      return std::nullopt;
+    }
+    rj["projection"] = path;
+  }
+  if (!a.json)
+    std::cout << "projection: shrinkage LDA of " << x.rows << " labeled front photos over style x "
+              << "stories, " << p->dim << " -> " << p->out_dim() << " dimensions"
+              << (rj.contains("projection") ? ", saved " + rj["projection"].get<std::string>() : "")
+              << "\n";
+  return rj;
+}
 
 int run_train(TrainArgs a) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -42,8 +94,14 @@ int run_train(TrainArgs a) {
   a.train.transform.l2_normalize = a.train.transform.power != 1.0;
   const std::string heads_root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
 
-  std::vector<tags::LabeledSet> sets;
+  // The projection is not a head: it learns from the style and stories labels together.
+  bool projection = false;
+  std::vector<tags::LabeledSet> sets, projection_sets;
   for (const auto& name : a.tasks) {
+    if (name == "projection") {
+      projection = true;
+      continue;
+    }
     auto t = tags::parse_task(name);
     if (!t) {
       log::error(t.message());
@@ -57,12 +115,24 @@ int run_train(TrainArgs a) {
     sets.push_back(std::move(*set));
   }
 
+  if (projection) {
+    for (tags::Task t : {tags::Task::kStyle, tags::Task::kStories}) {
+      auto set = tags::load_task(t, a.data);
+      if (!set) {
+        log::error("projection: " + set.message());
+        return 1;
+      }
+      projection_sets.push_back(std::move(*set));
+    }
+  }
+
   // Every photo is embedded once, whatever the number of tasks that use it.
   std::vector<std::string> paths;
   std::map<std::string, std::size_t> row_of;
-  for (const auto& s : sets)
-    for (const auto& e : s.examples)
-      if (row_of.emplace(e.path, paths.size()).second) paths.push_back(e.path);
+  for (const auto* group : {&sets, &projection_sets})
+    for (const auto& s : *group)
+      for (const auto& e : s.examples)
+        if (row_of.emplace(e.path, paths.size()).second) paths.push_back(e.path);
   tags::FeatureOptions fo;
   std::error_code ec;
   if (fs::exists(a.common.db, ec)) fo.db = a.common.db;
@@ -172,12 +242,19 @@ int run_train(TrainArgs a) {
     }
     out["tasks"].push_back(rj);
   }
+  if (projection) {
+    auto rj = train_projection(projection_sets[0], projection_sets[1], *feats, row_of, spec->id, a,
+                               heads_root);
+    if (!rj) return 1;
+    out["projection"] = *rj;
+  }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out["seconds"] = total;
   if (a.json)
     std::cout << out.dump() << "\n";
   else
-    std::cout << "trained " << out["tasks"].size() << " heads in " << total << " s\n";
+    std::cout << "trained " << out["tasks"].size() << " heads" << (projection ? " and the projection" : "")
+              << " in " << total << " s\n";
   return 0;
 }
 
@@ -192,7 +269,14 @@ void add_train_command(CLI::App& app) {
   add_common_options(*cmd, a->common);
   cmd->get_option("--db")->description(
       "Index used as an embedding cache when it exists (photos not in it are embedded)");
-  cmd->add_option("--task", a->tasks, "front, room, style or stories (repeatable; default all)");
+  cmd->add_option("--task", a->tasks,
+                  "front, room, style, stories or projection (repeatable; default the four heads). "
+                  "projection: a linear map of the embedding learned so that houses of the same "
+                  "style and stories come close (heads/MODEL/projection.json)");
+  cmd->add_option("--shrinkage", a->shrinkage,
+                  "projection: shrinkage of the within-class scatter toward a scaled identity")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1.0));
   cmd->add_option("--manifest", a->data.manifest,
                   "Houses manifest (path, house_id, room_type), e.g. "
                   "../shared/data/houses_dataset/manifest.csv")

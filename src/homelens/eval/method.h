@@ -15,6 +15,7 @@
 #include "homelens/core/progress.h"
 #include "homelens/core/result.h"
 #include "homelens/model/model_spec.h"
+#include "homelens/rank/recommender.h"
 #include "homelens/store/records.h"
 
 namespace homelens::eval {
@@ -25,6 +26,7 @@ struct Descriptor {
   std::vector<std::uint8_t> bits;   // hash or binary code
   cv::Mat mat;                      // local features (SIFT: one 128-d row a keypoint)
   store::Tags tags;                 // `final`: what the heads said
+  std::vector<float> projected;     // cnn-proj*, final-proj: the learned projection of values
 };
 
 class EmbeddingCache;
@@ -33,7 +35,8 @@ class EmbeddingCache;
 // cnn-binary and final embed each photo once.
 struct MethodContext {
   model::ModelSpec spec;
-  std::string heads_dir;  // tag heads for `final` ("" = the default heads folder)
+  std::string heads_dir;  // tag heads and projection.json ("" = the default heads folder)
+  rank::Weights final_weights;  // class, tag and visual weights of the final methods
   std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
   ProgressMode progress = ProgressMode::kQuiet;
   std::shared_ptr<EmbeddingCache> cache;
@@ -76,7 +79,8 @@ class EmbeddingCache {
   std::map<std::string, std::vector<float>> rows_;
 };
 
-// Built-in methods (hsv, phash, sift, cnn, cnn-binary, final); method.cc registers them.
+// Built-in methods (hsv, phash, sift, cnn, cnn-binary, final, cnn-proj, cnn-proj-mix,
+// final-proj); method.cc registers them.
 void register_builtin_methods();
 
 }  // namespace homelens::eval

@@ -16,6 +16,8 @@
 #include "homelens/image/decode.h"
 #include "homelens/model/embedding.h"
 #include "homelens/rank/recommender.h"
+#include "homelens/tags/head.h"
+#include "homelens/tags/projection.h"
 #include "homelens/tags/tagger.h"
 
 namespace homelens::eval {
@@ -174,13 +176,51 @@ class CnnBinaryMethod : public CnnMethod {
   }
 };
 
-// The service's ranking score (rank::score_parts and final_score with the default weights):
-// class + 0.3 tag + visual, the tags coming from the tag heads.
-class FinalMethod : public CnnMethod {
+// The learned projection (tags/projection.h) of each CNN embedding, next to the embedding.
+class ProjectedMethod : public CnnMethod {
  public:
-  FinalMethod(MethodContext ctx, tags::Tagger tagger) : CnnMethod(std::move(ctx)), tagger_(std::move(tagger)) {}
+  ProjectedMethod(MethodContext ctx, std::shared_ptr<const tags::Projection> projection)
+      : CnnMethod(std::move(ctx)), projection_(std::move(projection)) {}
   Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) override {
     auto out = CnnMethod::describe(paths);
+    if (!out || !projection_) return out;
+    for (std::size_t i = 0; i < out->size(); ++i) {
+      auto p = tags::project(*projection_, (*out)[i].values, ctx_.spec.id);
+      if (!p) return make_error(paths[i], p.message());
+      (*out)[i].projected = std::move(*p);
+    }
+    return out;
+  }
+  double similarity(const Descriptor& a, const Descriptor& b) const override {
+    return model::dot(a.projected, b.projected);
+  }
+
+ private:
+  std::shared_ptr<const tags::Projection> projection_;
+};
+
+// Half the raw cosine and half the projected one: the projection knows style and stories, the
+// raw embedding everything else a photo shows.
+class ProjectedMixMethod : public ProjectedMethod {
+ public:
+  using ProjectedMethod::ProjectedMethod;
+  double similarity(const Descriptor& a, const Descriptor& b) const override {
+    return 0.5 * model::dot(a.values, b.values) + 0.5 * model::dot(a.projected, b.projected);
+  }
+};
+
+// The service's ranking score (rank::score_parts and final_score): class + tag + visual with
+// ctx.final_weights, the tags coming from the tag heads; the visual part is the cosine of the
+// embeddings, or of their projections when a projection is given (final-proj).
+class FinalMethod : public ProjectedMethod {
+ public:
+  FinalMethod(MethodContext ctx, tags::Tagger tagger,
+              std::shared_ptr<const tags::Projection> projection)
+      : ProjectedMethod(std::move(ctx), projection),
+        tagger_(std::move(tagger)),
+        projected_(projection != nullptr) {}
+  Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) override {
+    auto out = ProjectedMethod::describe(paths);
     if (!out) return out;
     for (std::size_t i = 0; i < out->size(); ++i) {
       if (!tagger_) break;
@@ -190,18 +230,49 @@ class FinalMethod : public CnnMethod {
     return out;
   }
   double similarity(const Descriptor& a, const Descriptor& b) const override {
-    const rank::ScoreOptions opt;
-    const float cosine = model::dot(a.values, b.values);
+    rank::ScoreOptions opt;
+    opt.weights = ctx_.final_weights;
+    const float cosine = projected_ ? model::dot(a.projected, b.projected)
+                                    : model::dot(a.values, b.values);
     return rank::final_score(rank::score_parts(a.tags, b.tags, cosine, opt), opt.weights);
   }
 
  private:
   tags::Tagger tagger_;
+  bool projected_;
 };
 
 MethodContext with_cache(MethodContext ctx) {
   if (!ctx.cache) ctx.cache = std::make_shared<EmbeddingCache>();
   return ctx;
+}
+
+// heads/<model>/projection.json under ctx.heads_dir (or the default heads folder).
+Result<std::shared_ptr<const tags::Projection>> load_projection_for(const MethodContext& c) {
+  const std::string root = c.heads_dir.empty() ? tags::default_heads_dir() : c.heads_dir;
+  auto p = tags::load_projection(tags::projection_path(root, c.spec.id));
+  if (!p)
+    return make_error("", p.message() + " (learn it with `homelens train --task projection`)");
+  return std::shared_ptr<const tags::Projection>(
+      std::make_shared<tags::Projection>(std::move(*p)));
+}
+
+Result<std::unique_ptr<Method>> make_final(const MethodContext& c, bool projected) {
+  std::shared_ptr<const tags::Projection> projection;
+  if (projected) {
+    auto p = load_projection_for(c);
+    if (!p) return p.error();
+    projection = *p;
+  }
+  auto heads = tags::load_heads_option(c.heads_dir, c.spec);
+  if (!heads) return heads.error();
+  tags::Tagger tagger;
+  if ((*heads)->empty())
+    log::warn("final: no tag heads for " + c.spec.id +
+              " (train them with `homelens train`); scoring visual similarity only");
+  else
+    tagger = tags::make_tagger(*heads);
+  return std::unique_ptr<Method>(new FinalMethod(with_cache(c), std::move(tagger), projection));
 }
 
 }  // namespace
@@ -227,19 +298,26 @@ void register_builtin_methods() {
                    [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
                      return std::unique_ptr<Method>(new CnnBinaryMethod(with_cache(c)));
                    }});
-  register_method(
-      {"final", "the service's ranking score: class + 0.3 tag + visual, tags from the heads", true,
-       [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
-         auto heads = tags::load_heads_option(c.heads_dir, c.spec);
-         if (!heads) return heads.error();
-         tags::Tagger tagger;
-         if ((*heads)->empty())
-           log::warn("final: no tag heads for " + c.spec.id +
-                     " (train them with `homelens train`); scoring visual similarity only");
-         else
-           tagger = tags::make_tagger(*heads);
-         return std::unique_ptr<Method>(new FinalMethod(with_cache(c), std::move(tagger)));
-       }});
+  register_method({"final",
+                   "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
+                   "tags from the heads",
+                   true, [](const MethodContext& c) { return make_final(c, false); }});
+  register_method({"cnn-proj",
+                   "cosine of the learned projection of the CNN embedding (train --task "
+                   "projection)",
+                   true, [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
+                     auto p = load_projection_for(c);
+                     if (!p) return p.error();
+                     return std::unique_ptr<Method>(new ProjectedMethod(with_cache(c), *p));
+                   }});
+  register_method({"cnn-proj-mix", "mean of the raw and the projected CNN cosines", true,
+                   [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
+                     auto p = load_projection_for(c);
+                     if (!p) return p.error();
+                     return std::unique_ptr<Method>(new ProjectedMixMethod(with_cache(c), *p));
+                   }});
+  register_method({"final-proj", "final with the projected cosine as its visual part", true,
+                   [](const MethodContext& c) { return make_final(c, true); }});
 }
 
 }  // namespace homelens::eval

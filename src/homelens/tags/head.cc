@@ -13,8 +13,6 @@ namespace homelens::tags {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-
 // Floats, not doubles, on disk: half the size, and a float prints and parses back exactly.
 json to_floats(const std::vector<double>& v) {
   json a = json::array();
@@ -36,7 +34,20 @@ Result<std::vector<double>> from_floats(const json& j, std::size_t n, const std:
   return v;
 }
 
-}  // namespace
+Status write_json_file(const json& j, const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return make_error(path, "cannot write " + what);
+    out << j.dump() << "\n";
+    if (!out) return make_error(path, "cannot write " + what);
+  }
+  fs::rename(tmp, path, ec);  // atomic: a reader never sees half a file
+  if (ec) return make_error(path, "cannot write " + what + ": " + ec.message());
+  return {};
+}
 
 Result<std::vector<double>> predict(const Head& head, std::span<const float> embedding,
                                     const std::string& model_id) {
@@ -78,18 +89,7 @@ Status save_head(const Head& h, const std::string& path) {
   j["weights"] = w;
   j["bias"] = to_floats(h.model.bias);
   j["training"] = h.training;
-  std::error_code ec;
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return make_error(path, "cannot write head file");
-    out << j.dump() << "\n";
-    if (!out) return make_error(path, "cannot write head file");
-  }
-  fs::rename(tmp, path, ec);  // atomic: a reader never sees half a head
-  if (ec) return make_error(path, "cannot write head file: " + ec.message());
-  return {};
+  return write_json_file(j, path, "head file");
 }
 
 Result<Head> load_head(const std::string& path) {

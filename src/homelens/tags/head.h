@@ -42,6 +42,15 @@ Status save_head(const Head& head, const std::string& path);
 // Reads a head; errors name the file and say what is wrong (format, version, shapes).
 Result<Head> load_head(const std::string& path);
 
+// JSON helpers shared by the files trained next to the heads (heads, projection.json).
+// A vector as floats (a float prints and parses back exactly; half the size of doubles).
+nlohmann::json to_floats(const std::vector<double>& v);
+// n numbers from a JSON array; errors name the file and the member `what`.
+Result<std::vector<double>> from_floats(const nlohmann::json& j, std::size_t n,
+                                        const std::string& what, const std::string& path);
+// Writes j to path atomically (a reader never sees half a file), creating parent folders.
+Status write_json_file(const nlohmann::json& j, const std::string& path, const std::string& what);
+
 // Where the heads of `model_id` live under a heads root: ROOT/MODEL_ID/TASK.json.
 std::string head_path(const std::string& root, const std::string& model_id, Task task);
 // The heads root: $HOMELENS_HEADS, else the repository's heads/ folder.

@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Cross-validated proxies for "a person would call these houses alike", from the hand labels.
+
+The 30 dev triplets are too few to choose a similarity by, and 28 of them contain a labeled house,
+so anything trained on labels_train.csv cannot be judged on them. Instead, 5 folds by house: the
+tag heads and the projection learn on 4/5 of the labeled houses (`homelens train`), and triplets
+of front photos are drawn from the held-out fifth only:
+
+  ss       positive shares style and stories with the query; negative shares not both
+  style    positive shares the style; negative has another style
+  stories  positive shares the stories; negative has other stories
+
+Each method's right answers are pooled over the folds; accuracy with a 95% Wilson interval.
+With --dev, also the dev triplets: all 30 (caveat: the heads and projection trained on most of
+their houses) and the ones whose houses are all held out.
+
+  tools/ceiling/cv_proxies.py --bin build/homelens --work /tmp/cv [--db houses.db]
+
+The system numpy (python3-numpy) draws the triplets; the homelens CLI does everything else.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HOUSES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
+                      "data", "houses_dataset")
+PROXIES = ("ss", "style", "stories")
+METHODS = ("cnn", "final", "cnn-proj", "cnn-proj-mix", "final-proj")
+
+
+def wilson(right, n, z=1.959964):
+    if n == 0:
+        return (0.0, 1.0)
+    p = right / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr))
+    return r.stdout
+
+
+def read_labels(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return rows
+
+
+def front_paths(manifest):
+    root = os.path.dirname(os.path.abspath(manifest))
+    out = {}
+    with open(manifest, newline="") as f:
+        for r in csv.DictReader(f):
+            if r["room_type"] == "frontal":
+                out[r["house_id"]] = os.path.join(root, r["path"])
+    return out
+
+
+def draw_triplets(houses, proxy, per_query, rng):
+    """(query, positive, negative) house ids among `houses` (rows of the labels)."""
+    out = []
+    for q in houses:
+        def same(h, key):
+            return h[key] == q[key]
+        if proxy == "ss":
+            pos = [h for h in houses if h is not q and same(h, "style") and same(h, "stories")]
+            neg = [h for h in houses if not (same(h, "style") and same(h, "stories"))]
+        else:
+            pos = [h for h in houses if h is not q and same(h, proxy)]
+            neg = [h for h in houses if not same(h, proxy)]
+        if not pos or not neg:
+            continue
+        for _ in range(per_query):
+            p = pos[rng.integers(len(pos))]
+            n = neg[rng.integers(len(neg))]
+            out.append((q["house_id"], p["house_id"], n["house_id"]))
+    return out
+
+
+def train(args, labels_csv, heads):
+    cmd = [args.bin, "train", "--quiet", "--json", "--folds", "0", "--manifest", args.manifest,
+           "--labels", labels_csv, "--heads", heads, "--shrinkage", str(args.shrinkage)]
+    for t in ("front", "room", "style", "stories", "projection"):
+        cmd += ["--task", t]
+    if args.db:
+        cmd += ["--db", args.db]
+    run(cmd)
+
+
+def evaluate(args, triplets_csv, heads, methods):
+    cmd = [args.bin, "eval", "triplets", "--quiet", "--json", "--triplets", triplets_csv,
+           "--heads", heads]
+    if args.root:
+        cmd += ["--root", args.root]
+    for m in methods:
+        cmd += ["--method", m]
+    if args.final_weights:
+        cmd += ["--final-weights", args.final_weights]
+    if args.db:
+        cmd += ["--db", args.db]
+    return json.loads(run(cmd))
+
+
+def write_triplets(path, triplets, fronts):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["query", "positive", "negative"])
+        for t in triplets:
+            w.writerow([fronts[h] for h in t])
+
+
+def table(title, counts, methods):
+    print(title)
+    print("%-13s %6s %8s %17s" % ("method", "n", "accuracy", "95% CI"))
+    for m in methods:
+        right, n = counts[m]
+        lo, hi = wilson(right, n)
+        print("%-13s %6d %8.3f [%.3f, %.3f]" % (m, n, right / n if n else 0, lo, hi))
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default="build/homelens")
+    ap.add_argument("--work", required=True, help="folder for the fold labels, heads, triplets")
+    ap.add_argument("--manifest", default=os.path.join(HOUSES, "manifest.csv"))
+    ap.add_argument("--labels", default=os.path.join(HOUSES, "labels_train.csv"))
+    ap.add_argument("--db", help="houses index used as an embedding cache")
+    ap.add_argument("--root", help="passed to eval triplets")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--per-query", type=int, default=2, help="triplets drawn per query house")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shrinkage", type=float, default=0.9)
+    ap.add_argument("--final-weights", help="class,tag,visual for the final methods")
+    ap.add_argument("--method", action="append", help="methods (default: %s)" % ", ".join(METHODS))
+    ap.add_argument("--dev", help="also the dev triplets CSV (e.g. triplets_dev.csv)")
+    args = ap.parse_args()
+    methods = args.method or list(METHODS)
+    os.makedirs(args.work, exist_ok=True)
+    args.manifest = os.path.abspath(args.manifest)
+
+    labels = read_labels(args.labels)
+    fields = list(labels[0].keys())
+    fronts = front_paths(args.manifest)
+    rng = np.random.default_rng(args.seed)
+    fold = rng.permutation(len(labels)) % args.folds
+    counts = {p: {m: [0, 0] for m in methods} for p in PROXIES}
+    for k in range(args.folds):
+        d = os.path.join(args.work, "fold%d" % k)
+        os.makedirs(d, exist_ok=True)
+        train_csv = os.path.join(d, "labels.csv")
+        with open(train_csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(r for r, g in zip(labels, fold) if g != k)
+        heads = os.path.join(d, "heads")
+        train(args, train_csv, heads)
+        held = [r for r, g in zip(labels, fold) if g == k]
+        for p in PROXIES:
+            t = draw_triplets(held, p, args.per_query, rng)
+            tc = os.path.join(d, "triplets_%s.csv" % p)
+            write_triplets(tc, t, fronts)
+            j = evaluate(args, tc, heads, methods)
+            for m in methods:
+                counts[p][m][0] += round(j["methods"][m]["accuracy"] * j["n"])
+                counts[p][m][1] += j["n"]
+        print("fold %d: %d held-out houses" % (k, len(held)), file=sys.stderr)
+
+    print("Cross-validated proxies: %d folds by house over %d labeled houses, %d triplets a query "
+          "house, seed %d, shrinkage %g%s\n" % (args.folds, len(labels), args.per_query, args.seed,
+                                                args.shrinkage,
+                                                ", final weights " + args.final_weights
+                                                if args.final_weights else ""))
+    for p in PROXIES:
+        table("proxy %s" % p, counts[p], methods)
+
+    if args.dev:
+        heads = os.path.join(args.work, "all", "heads")
+        train(args, args.labels, heads)
+        labeled = {r["house_id"] for r in labels}
+        dev_dir = os.path.dirname(os.path.abspath(args.dev))
+        with open(args.dev, newline="") as f:
+            rows = list(csv.DictReader(f))
+
+        def house(p):
+            return os.path.basename(p).split("_")[0]
+        held = [r for r in rows if not any(house(r[c]) in labeled
+                                           for c in ("query", "positive", "negative"))]
+        held_csv = os.path.join(args.work, "all", "dev_held_out.csv")
+        with open(held_csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["query", "positive", "negative"])
+            for r in held:
+                w.writerow([os.path.join(dev_dir, r[c]) for c in ("query", "positive", "negative")])
+        for title, path in (("dev triplets, all %d (caveat: the heads and the projection trained "
+                             "on most of their houses)" % len(rows), args.dev),
+                            ("dev triplets whose houses are all held out (%d)" % len(held),
+                             held_csv)):
+            j = evaluate(args, path, heads, methods)
+            table(title, {m: [round(j["methods"][m]["accuracy"] * j["n"]), j["n"]]
+                          for m in methods}, methods)
+
+
+if __name__ == "__main__":
+    main()
