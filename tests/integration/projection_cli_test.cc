@@ -26,7 +26,9 @@ TEST(Projection, TrainWritesProjectionAndEvalMeasuresCnnProj) {
   std::string line;
   for (int i = 0; i <= 120 && std::getline(in, line); ++i) labels << line << "\n";
   labels.close();
-  auto t = run_command(bin() + " train --quiet --json --task projection --manifest " +
+  // With the style and stories heads, which final-proj reads next to the projection.
+  auto t = run_command(bin() + " train --quiet --json --folds 0 --task projection --task style "
+                       "--task stories --manifest " +
                        shell_quote((houses / "manifest.csv").string()) + " --labels " +
                        shell_quote((tmp / "labels.csv").string()) + " --heads " +
                        shell_quote(tmp.path().string()));
@@ -37,11 +39,13 @@ TEST(Projection, TrainWritesProjectionAndEvalMeasuresCnnProj) {
   EXPECT_EQ(std::filesystem::path(file).filename(), "projection.json");
   EXPECT_EQ(tj["projection"]["examples"], 120);
   EXPECT_GE(tj["projection"]["dimensions"].get<int>(), 4);
+  EXPECT_EQ(tj["tasks"].size(), 2u);
 
   auto e = run_command(bin() + " eval triplets --quiet --json --heads " +
                        shell_quote(tmp.path().string()) + " --triplets " +
                        shell_quote((houses / "triplets_dev.csv").string()) +
-                       " --method cnn-proj --method cnn-proj-mix");
+                       " --method cnn-proj --method cnn-proj-mix --method final-proj"
+                       " --final-weights 0,0,1");
   ASSERT_EQ(e.exit_code, 0) << e.err;
   auto ej = nlohmann::json::parse(e.out);
   EXPECT_EQ(ej["n"], 30);
@@ -51,6 +55,9 @@ TEST(Projection, TrainWritesProjectionAndEvalMeasuresCnnProj) {
     EXPECT_LE(a, 1.0) << m;
     EXPECT_LE(ej["methods"][m]["ci95"][0].get<double>(), a) << m;
   }
+  // With only the visual weight, final-proj ranks by the projected cosine: cnn-proj's answers.
+  EXPECT_EQ(ej["methods"]["final-proj"]["accuracy"], ej["methods"]["cnn-proj"]["accuracy"]);
+  EXPECT_EQ(ej["methods"]["final-proj"]["wrong"].size(), ej["methods"]["cnn-proj"]["wrong"].size());
 }
 
 TEST(Projection, EvalWithoutAProjectionSaysHowToLearnOne) {
