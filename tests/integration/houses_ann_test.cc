@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <random>
 #include <set>
 
@@ -43,12 +44,14 @@ class HousesAnn : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<engine::Engine> open(std::size_t ann_min) {
+  std::unique_ptr<engine::Engine> open(std::size_t ann_min,
+                                       std::size_t recommend_depth = index::AnnOptions{}.recommend_depth) {
     engine::EngineOptions o;
     o.db = db_;
     o.spec = default_spec();
     o.refresh_seconds = 0;
     o.ann.min_rows = ann_min;
+    o.ann.recommend_depth = recommend_depth;
     auto e = engine::Engine::open(o);
     if (!e) throw std::runtime_error(e.message());
     if (auto st = (*e)->load(); !st) throw std::runtime_error(st.message());
@@ -65,6 +68,30 @@ class HousesAnn : public ::testing::Test {
     if (a)
       for (const auto& r : a->results) ids.push_back(r.image_id);
     return ids;
+  }
+  struct Recommended {
+    std::vector<std::string> listings;  // best first
+    std::vector<float> scores;
+    bool approximate = false;
+  };
+  static Recommended recommend(engine::Engine& e, std::int64_t query, const rank::Filters& filters,
+                               std::vector<std::string> candidates = {}) {
+    engine::QuerySpec q;
+    q.image_id = query;
+    rank::RecommendRequest rq;
+    rq.filters = filters;
+    rq.k = 10;
+    rq.listing_ids = std::move(candidates);
+    auto a = e.recommend(q, rq);
+    EXPECT_TRUE(a.ok()) << a.message();
+    Recommended out;
+    if (!a) return out;
+    for (const auto& r : a->results) {
+      out.listings.push_back(r.listing_id);
+      out.scores.push_back(r.score);
+    }
+    out.approximate = a->approximate;
+    return out;
   }
   // Every image id of the table, in id order.
   std::vector<std::int64_t> all_ids() {
@@ -201,6 +228,87 @@ TEST_F(HousesAnn, RestartLoadsTheSavedIndexAndFollowsAddsAndDeletes) {
   ASSERT_FALSE(near.empty());
   EXPECT_EQ(near[0], live);
   EXPECT_EQ(second->stats()->ann_builds, 0u) << "live updates go into the loaded index";
+}
+
+// A buyer's "homes like this one" over the whole catalogue, with and without price,
+// beds and zip filters, finds the homes the exact scan finds when its candidates come
+// from the approximate index; a filter too narrow for them falls back to the scan, and
+// an MLS front end's candidate list is always ranked exactly.
+TEST_F(HousesAnn, RecommendWithoutCandidatesTakesTheApproximateIndexAndKeepsRecall) {
+  // The default depth (20,200) covers all 2,140 photos; 214 is the same tenth of the
+  // index that the default takes of a catalogue at the default threshold (200,000).
+  auto deep = open(1000);
+  auto shallow = open(1000, 214);
+  auto exact = open(0);
+  ASSERT_TRUE(shallow->stats()->ann);
+  ASSERT_EQ(shallow->stats()->ann_recommends, 0u);
+  rank::Filters narrowed;
+  narrowed.price_min = 200000;
+  narrowed.price_max = 900000;
+  narrowed.beds_min = 3;
+  narrowed.zip_prefix = "9";  // 261 of the 535 listings
+  rank::Filters one_zip;
+  one_zip.zip_prefix = "85255";  // 12 listings: few of them are near any one query
+  const std::vector<std::pair<std::string, rank::Filters>> filter_sets{
+      {"no filter", {}}, {"price, beds, zip", narrowed}, {"zip 85255", one_zip}};
+  const std::vector<std::pair<std::string, engine::Engine*>> engines{{"depth 20200", deep.get()},
+                                                                      {"depth 214", shallow.get()}};
+  struct Tally {
+    std::size_t found = 0, total = 0, approximate = 0, queries = 0;
+  };
+  std::map<std::string, Tally> tallies;
+  std::map<engine::Engine*, std::uint64_t> approximate_answers;
+  const auto ids = all_ids();
+  for (const auto& [filter_name, filters] : filter_sets) {
+    for (std::size_t i = 0; i < ids.size(); i += 8) {  // 268 queries
+      const Recommended truth = recommend(*exact, ids[i], filters);
+      ASSERT_FALSE(truth.approximate);
+      for (const auto& [engine_name, e] : engines) {
+        const Recommended got = recommend(*e, ids[i], filters);
+        Tally& t = tallies[engine_name + ", " + filter_name];
+        ++t.queries;
+        if (!got.approximate) {
+          // The fallback is the exact scan: the same homes in the same order.
+          EXPECT_EQ(got.listings, truth.listings) << "query image " << ids[i] << ", " << filter_name;
+          continue;
+        }
+        ++t.approximate;
+        ++approximate_answers[e];
+        const std::set<std::string> g(got.listings.begin(), got.listings.end());
+        for (const std::string& id : truth.listings) t.found += g.count(id);
+        t.total += truth.listings.size();
+        ASSERT_EQ(got.listings.size(), truth.listings.size()) << "at least k listings passed the filters";
+      }
+    }
+  }
+  for (const auto& [name, t] : tallies) {
+    const double recall = t.total ? static_cast<double>(t.found) / static_cast<double>(t.total) : 1.0;
+    std::cout << "recommend recall@10 through the approximate index, " << name << ": " << recall << " ("
+              << t.approximate << " of " << t.queries << " queries approximate)\n";
+    if (name.find("zip 85255") == std::string::npos) {
+      EXPECT_EQ(t.approximate, t.queries) << name << ": every whole-index recommend takes the approximate path";
+      EXPECT_GE(recall, 0.95) << name;
+    }
+  }
+  EXPECT_LT(tallies["depth 214, zip 85255"].approximate, tallies["depth 214, zip 85255"].queries)
+      << "a filter that leaves fewer than k of the nearest listings falls back to the exact scan";
+  for (const auto& [engine_name, e] : engines)
+    EXPECT_EQ(e->stats()->ann_recommends, approximate_answers[e]) << engine_name;
+
+  // A candidate list (an MLS front end's) is ranked exactly and not counted.
+  auto listings = exact->list_listings({}, 0, 1000);
+  ASSERT_TRUE(listings.ok());
+  std::vector<std::string> candidates;  // every third listing
+  for (std::size_t i = 0; i < listings->listings.size(); i += 3) candidates.push_back(listings->listings[i].listing.id);
+  const std::uint64_t before = shallow->stats()->ann_recommends;
+  for (std::size_t i = 0; i < ids.size(); i += 40) {
+    const Recommended truth = recommend(*exact, ids[i], {}, candidates);
+    const Recommended got = recommend(*shallow, ids[i], {}, candidates);
+    EXPECT_FALSE(got.approximate);
+    EXPECT_EQ(got.listings, truth.listings);
+    EXPECT_EQ(got.scores, truth.scores);
+  }
+  EXPECT_EQ(shallow->stats()->ann_recommends, before);
 }
 
 }  // namespace

@@ -1036,10 +1036,13 @@ TEST_F(ServerApi, HealthzReportsStatusModelAndIndexSize) {
 
 TEST_F(ServerApi, MetricsArePrometheusTextWithCountsLatencyAndIndexSize) {
   Api api(port_);
-  check_results(api.recommend({{"query", {{"image_id", id(1, "frontal")}}}}));
+  const Reply whole = api.recommend({{"query", {{"image_id", id(1, "frontal")}}}});
+  check_results(whole);
+  EXPECT_EQ(whole.j["approximate"], false) << "the houses are below the approximate index's threshold";
   expect_error(api.recommend({{"k", "x"}}), {400}, "a counted error");
   const int images = images_now(api);
   Reply r = api.get("/metrics");
+  EXPECT_NE(r.body.find("\nhomelens_ann_recommends 0\n"), std::string::npos) << "no recommend went approximate";
   ASSERT_EQ(r.status, 200) << r;
   EXPECT_EQ(r.content_type.rfind("text/plain", 0), 0u) << r.content_type;
   EXPECT_NE(r.body.find("homelens_http_requests_total{route=\"/v1/recommend\""), std::string::npos);

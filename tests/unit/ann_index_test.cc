@@ -79,6 +79,30 @@ TEST(AnnIndex, FollowsRemovesAddsAndTheSelector) {
   EXPECT_EQ(ann->ivf_size(), kRows - 1);
 }
 
+// A deep query (what a whole-index recommend asks for) returns about as many ids
+// as asked, each once, and holds the nearest ones: it probes more lists than search().
+TEST(AnnIndex, NearestIdsGoAsDeepAsAsked) {
+  std::mt19937 rng(4);
+  std::vector<std::vector<float>> v;
+  auto ann = filled(rng, v);
+  const auto q = testing::random_unit(rng, kDim);
+  EXPECT_TRUE(ann->nearest_ids(q, 500).empty()) << "nothing before the IVF is built";
+  ASSERT_TRUE(ann->build().ok());
+  FlatIndex exact(kDim);
+  for (std::size_t i = 0; i < kRows; ++i) ASSERT_TRUE(exact.add(static_cast<std::int64_t>(i), v[i]).ok());
+  std::size_t found = 0;
+  for (int t = 0; t < 20; ++t) {
+    const auto query = testing::random_unit(rng, kDim);
+    const auto ids = ann->nearest_ids(query, 1000);
+    EXPECT_EQ(ids.size(), 1000u);
+    const std::set<std::int64_t> got(ids.begin(), ids.end());
+    EXPECT_EQ(got.size(), ids.size()) << "each id once";
+    for (const Hit& h : exact.search(query, 100)) found += got.count(h.id);
+  }
+  EXPECT_GE(found, 20u * 100 * 95 / 100) << "the exact top 100 lie within the nearest 1,000";
+  EXPECT_EQ(ann->nearest_ids(q, 2 * kRows).size(), kRows) << "deeper than the index: all of it";
+}
+
 TEST(AnnIndex, SavesAndLoadsWithTheSequenceItCovers) {
   std::mt19937 rng(3);
   std::vector<std::vector<float>> v;

@@ -3,6 +3,7 @@
 // half-precision scan and exact rescoring), one result per listing, and the
 // catalogue's listing table stays right through removals.
 #include "homelens/rank/recommender.h"
+#include "homelens/index/ann_index.h"
 #include "homelens/index/index_factory.h"
 #include "support/testing.h"
 
@@ -172,6 +173,57 @@ TEST(Recommend, EveryExactIndexKindGivesTheSameAnswers) {
       }
     }
   }
+}
+
+// Whole-index requests take their candidates from an active approximate index
+// (ann_depth nearest photos' listings), scored exactly; too few survivors of the
+// filters, a candidate list, or ann_depth 0 scan exactly.
+TEST(Recommend, WholeIndexCandidatesComeFromTheApproximateIndexWhenAsked) {
+  Fixture f(3000);
+  std::vector<std::int64_t> ids, titles;
+  for (std::int64_t id = 1; id <= 6000; ++id) ids.push_back(id);
+  for (std::int64_t id = 1; id <= 6000; id += 2) titles.push_back(id);
+  f.catalog.wrap_index([&](std::unique_ptr<index::VectorIndex> exact) {
+    return std::make_unique<index::AnnIndex>(std::move(exact), index::AnnOptions{.min_rows = 1000}, ids);
+  });
+  auto& ann = dynamic_cast<index::AnnIndex&>(f.catalog.mutable_index());
+  std::mt19937 rng(11);
+  RecommendRequest req;
+  req.query.vector = random_unit(rng);
+  req.query.tags = random_tags(rng);
+  req.k = 10;
+  req.ann_depth = 100000;
+  EXPECT_FALSE(recommend(f.catalog, req).approximate) << "no IVF built yet";
+  ASSERT_TRUE(ann.build().ok());
+  // Deeper than the index: every listing is a candidate, so the answer is the true top k.
+  RecommendResult r = recommend(f.catalog, req);
+  EXPECT_TRUE(r.approximate);
+  expect_true_top_k(f, req, titles, r);
+  // Shallow: candidates are only the nearest photos' listings, but scored exactly.
+  req.ann_depth = 200;
+  r = recommend(f.catalog, req);
+  EXPECT_TRUE(r.approximate);
+  EXPECT_LE(r.candidates, 200u);
+  ASSERT_EQ(r.results.size(), 10u);
+  for (const Recommendation& rec : r.results) {
+    const Breakdown b = score_parts(req.query.tags, f.tags.at(rec.image_id),
+                                    static_cast<float>(cosine(req.query.vector, f.vectors.at(rec.image_id))), req.scoring);
+    EXPECT_NEAR(rec.score, final_score(b, req.scoring.weights), 1e-5);
+  }
+  // A filter that leaves 5 listings (L0..L4): fewer than k among the nearest, so the exact scan.
+  req.filters.price_max = 104000;
+  r = recommend(f.catalog, req);
+  EXPECT_FALSE(r.approximate);
+  expect_true_top_k(f, req, {1, 3, 5, 7, 9}, r);
+  req.filters = {};
+  // A candidate list, or depth 0, is never approximate.
+  req.listing_ids = f.listing_ids;
+  EXPECT_FALSE(recommend(f.catalog, req).approximate);
+  req.listing_ids.clear();
+  req.ann_depth = 0;
+  r = recommend(f.catalog, req);
+  EXPECT_FALSE(r.approximate);
+  expect_true_top_k(f, req, titles, r);
 }
 
 TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {

@@ -46,6 +46,7 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     if (given("--embedders")) cfg.engine.embedders = a.flags.engine.embedders;
     if (given("--index")) cfg.engine.index = a.flags.engine.index;
     if (given("--ann-min")) cfg.engine.ann.min_rows = a.flags.engine.ann.min_rows;
+    if (given("--ann-recommend-depth")) cfg.engine.ann.recommend_depth = a.flags.engine.ann.recommend_depth;
     if (given("--ann-dir")) cfg.engine.ann_dir = a.flags.engine.ann_dir;
     if (given("--decode-budget")) cfg.engine.decode_budget_bytes = a.flags.engine.decode_budget_bytes;
     if (given("--allow-open-writes")) cfg.allow_open_writes = true;
@@ -110,7 +111,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--index", a->flags.engine.index,
                   "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
   cmd->add_option("--ann-min", a->flags.engine.ann.min_rows,
-                  "Answer whole-index queries (similar) with the approximate FAISS index from this many photos (0: never)")
+                  "Answer whole-index queries (similar, recommend without candidates) with the approximate FAISS index from this many photos (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--ann-recommend-depth", a->flags.engine.ann.recommend_depth,
+                  "Nearest photos a whole-index recommend takes from the approximate index before filtering and exact scoring (0: scan exactly)")
       ->capture_default_str();
   cmd->add_option("--ann-dir", a->flags.engine.ann_dir,
                   "Folder for the approximate index's file (default: beside a SQLite table; none for PostgreSQL)");

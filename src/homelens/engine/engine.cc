@@ -521,9 +521,12 @@ Result<RecommendAnswer> Engine::recommend(const QuerySpec& query, rank::Recommen
   request.query.tags = out.query.tags;
   request.query.image_id = out.query.image_id;
   request.query.listing_id = out.query.listing_id;
+  request.ann_depth = options_.ann.recommend_depth;
   std::shared_lock r(catalog_mu_);
   rank::RecommendResult result = rank::recommend(catalog_, request);
   out.candidates = result.candidates;
+  out.approximate = result.approximate;
+  if (result.approximate) ++ann_recommends_;
   out.results.reserve(result.results.size());
   const auto& recs = result.results;
   for (std::size_t i = 0; i < recs.size(); ++i) {
@@ -641,6 +644,7 @@ Result<EngineStats> Engine::stats() {
     s.ann_loads = ann->loads();
   }
   s.ann_replayed = ann_replayed_;
+  s.ann_recommends = ann_recommends_;
   return s;
 }
 

@@ -51,8 +51,9 @@ struct EngineOptions {
   // How often the catalogue polls the store's change log for what other processes
   // wrote; 0 turns the background refresh off (refresh() still works).
   double refresh_seconds = 1.0;
-  // The approximate index for whole-index queries (similar): used once the catalogue
-  // holds ann.min_rows photos (0: never). Candidate-list queries stay exact.
+  // The approximate index for whole-index queries (similar, and recommend without a
+  // candidate list through ann.recommend_depth): used once the catalogue holds
+  // ann.min_rows photos (0: never). Candidate-list queries stay exact.
   index::AnnOptions ann;
   // Where its IVF is saved with the change sequence it covers, so a restart loads it:
   // "" puts it beside a SQLite table (<db>.<model>.ann) and nowhere for PostgreSQL
@@ -137,6 +138,7 @@ struct RecommendAnswer {
   QueryInfo query;
   std::vector<RecommendItem> results;
   std::size_t candidates = 0;
+  bool approximate = false;  // whole-index candidates taken from the approximate index
 };
 
 struct SimilarOptions {
@@ -172,6 +174,7 @@ struct EngineStats {
   std::uint64_t ann_builds = 0;     // times its IVF was trained and filled in this process
   std::uint64_t ann_loads = 0;      // times it was loaded from its file instead
   std::uint64_t ann_replayed = 0;   // changes replayed onto a loaded IVF to catch up
+  std::uint64_t ann_recommends = 0; // recommends answered from the approximate index's candidates
   bool tags = false;
 };
 
@@ -211,7 +214,8 @@ class Engine {
 
   // The k most similar images by cosine, best first.
   Result<SimilarAnswer> similar(const QuerySpec& query, const SimilarOptions& options);
-  // Ranks candidate listings for the query (request.query is filled from `query`).
+  // Ranks candidate listings for the query (request.query is filled from `query`, and
+  // request.ann_depth from the options: see RecommendAnswer::approximate).
   Result<RecommendAnswer> recommend(const QuerySpec& query, rank::RecommendRequest request);
 
   // Listings with a photo passing the filters, in id order (numeric ids numerically).
@@ -255,6 +259,7 @@ class Engine {
   std::mutex refresh_mu_;                 // one refresh pass at a time
   std::atomic<std::int64_t> applied_seq_{0};
   std::atomic<std::uint64_t> refreshes_{0};
+  std::atomic<std::uint64_t> ann_recommends_{0};
   std::uint64_t ann_replayed_ = 0;  // under catalog_mu_
 
   std::mutex write_mu_;  // one upload or delete at a time keeps "already present" checks exact

@@ -7,6 +7,7 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -131,7 +132,7 @@ std::vector<Hit> AnnIndex::search(std::span<const float> query, std::size_t k,
   const std::size_t want = options_.rerank ? std::max(options_.rerank, k) : 2 * k + 64;
   auto& ivf = ivf_of(*ivf_);
   faiss::SearchParametersIVF params;
-  params.nprobe = options_.nprobe ? options_.nprobe : std::max<std::size_t>(16, ivf.nlist / 8);
+  params.nprobe = default_nprobe(ivf.nlist);
   FaissSelector sel(selector);
   if (selector) params.sel = &sel;
   std::vector<float> scores(want);
@@ -153,6 +154,24 @@ std::vector<Hit> AnnIndex::search(std::span<const float> query, std::size_t k,
   TopK top(k);
   for (std::size_t j = 0; j < rows.size(); ++j) top.push({ids[j], exact[j]});
   return top.take();
+}
+
+std::vector<std::int64_t> AnnIndex::nearest_ids(std::span<const float> query, std::size_t n) const {
+  if (!active() || query.size() != dim() || n == 0) return {};
+  auto& ivf = ivf_of(*ivf_);
+  // A deep query needs more lists than the default probe: enough that, at the mean
+  // list length, the probed lists hold twice n vectors.
+  const std::size_t lists = ivf.nlist;
+  const double share = 2.0 * static_cast<double>(n) / static_cast<double>(std::max<std::size_t>(1, ivf_size()));
+  faiss::SearchParametersIVF params;
+  params.nprobe = std::min(lists, std::max(default_nprobe(lists),
+                                           static_cast<std::size_t>(std::ceil(share * static_cast<double>(lists)))));
+  n = std::min(n, ivf_size());
+  std::vector<float> scores(n);
+  std::vector<idx_t> labels(n);
+  ivf_->search(1, query.data(), static_cast<idx_t>(n), scores.data(), labels.data(), &params);
+  std::erase(labels, idx_t{-1});
+  return {labels.begin(), labels.end()};
 }
 
 Status AnnIndex::save(const std::string& path, const AnnFileInfo& info) const {

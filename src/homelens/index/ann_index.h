@@ -16,6 +16,7 @@
 // Thread safety: as VectorIndex (build, load, sync need exclusive access too).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -35,6 +36,10 @@ struct AnnOptions {
   std::size_t nlist = 0;          // IVF lists; 0: about 4 sqrt(n), at least 39 training rows a list
   std::size_t nprobe = 0;         // lists scanned a query; 0: nlist / 8, at least 16
   std::size_t rerank = 0;         // IVF candidates re-ranked exactly; 0: 2k + 64
+  // Photos a whole-index recommend takes from the IVF (nearest by cosine) before
+  // filtering and scoring them exactly; 0: such recommends scan exactly. Why this
+  // many: docs/scale.md, "Recommend through the approximate index".
+  std::size_t recommend_depth = 20000 + 200;
 };
 
 // What the file next to the table says it covers.
@@ -60,6 +65,10 @@ class AnnIndex final : public VectorIndex {
   // Approximate when active(): the IVF's best candidates rescored exactly; else exact.
   std::vector<Hit> search(std::span<const float> query, std::size_t k,
                           const IDSelector* selector = nullptr) const override;
+  // The ids of about the n vectors nearest query by the IVF's quantized scores, for a
+  // caller that scores them exactly itself (no re-ranking here). Probes enough lists
+  // to hold about 2n vectors. Empty when not active().
+  std::vector<std::int64_t> nearest_ids(std::span<const float> query, std::size_t n) const;
   std::vector<Hit> search_among(std::span<const float> query, std::span<const std::int64_t> ids,
                                 std::size_t k, const IDSelector* selector = nullptr) const override {
     return exact_->search_among(query, ids, k, selector);
@@ -104,6 +113,9 @@ class AnnIndex final : public VectorIndex {
  private:
   void ivf_add(std::int64_t id, std::span<const float> vector);
   void ivf_remove(std::int64_t id);
+  std::size_t default_nprobe(std::size_t nlist) const {
+    return options_.nprobe ? options_.nprobe : std::max<std::size_t>(16, nlist / 8);
+  }
 
   std::unique_ptr<VectorIndex> exact_;
   AnnOptions options_;

@@ -1,10 +1,12 @@
 #include "homelens/rank/recommender.h"
 
+#include "homelens/index/ann_index.h"
 #include "homelens/index/id_selector.h"
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace homelens::rank {
 
@@ -121,11 +123,17 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     seen.insert(static_cast<std::uint32_t>(row));
     rows.push_back(static_cast<std::uint32_t>(row));
   };
+  // Whether the listing passed the filters and brought a photo.
   auto add_listing = [&](const CatalogListing& l) {
-    if (!listing_ok(&l)) return;
-    if (!req.all_photos) return add_row(l.title_row);
-    for (std::int64_t id : l.image_ids)
-      if (const CatalogEntry* e = catalog.find(id)) add_row(e->row);
+    if (!listing_ok(&l)) return false;
+    const std::size_t before = rows.size();
+    if (!req.all_photos) {
+      add_row(l.title_row);
+    } else {
+      for (std::int64_t id : l.image_ids)
+        if (const CatalogEntry* e = catalog.find(id)) add_row(e->row);
+    }
+    return rows.size() > before;
   };
   if (!req.image_ids.empty() || !req.listing_ids.empty()) {
     rows.reserve(req.image_ids.size() + req.listing_ids.size());
@@ -141,8 +149,24 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       if (found[i]) add_listing(*found[i]);
     }
   } else {
-    rows.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
-    for (const auto& [lid, l] : catalog.listings()) add_listing(l);
+    const auto* ann = req.ann_depth ? dynamic_cast<const index::AnnIndex*>(&index) : nullptr;
+    if (ann && ann->active()) {
+      // The listings owning one of the nearest ann_depth photos, then filtered and
+      // scored exactly like the scan below would (by title or every photo).
+      std::unordered_set<const CatalogListing*> near;
+      std::size_t passed = 0;
+      for (std::int64_t id : ann->nearest_ids(req.query.vector, req.ann_depth)) {
+        const CatalogEntry* e = catalog.find(id);
+        if (e && e->listing && near.insert(e->listing).second) passed += add_listing(*e->listing);
+      }
+      out.approximate = passed >= req.k;
+    }
+    // Too few survived the filters: the scan adds every other listing (rows already
+    // added are skipped), so the answer is the exact one.
+    if (!out.approximate) {
+      rows.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
+      for (const auto& [lid, l] : catalog.listings()) add_listing(l);
+    }
   }
   // Scanned in row order: rows follow the order listings were indexed in, so a
   // candidate list becomes a forward sweep of the matrix (and of the hot rows) that

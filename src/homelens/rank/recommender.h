@@ -54,6 +54,10 @@ struct RecommendRequest {
   ScoreOptions scoring;
   // false: a listing is represented by its title photo; true: by its best-scoring photo.
   bool all_photos = false;
+  // Whole-index requests only, when the catalogue's index is an active AnnIndex: take
+  // the listings of the ann_depth photos nearest the query from it instead of every
+  // listing, and scan exactly when fewer than k of them pass the filters. 0: exact.
+  std::size_t ann_depth = 0;
 };
 
 struct Breakdown {
@@ -71,6 +75,7 @@ struct Recommendation {
 struct RecommendResult {
   std::vector<Recommendation> results;  // best first, one per listing, at most k
   std::size_t candidates = 0;           // photos scored
+  bool approximate = false;             // candidates came from the approximate index (ann_depth)
 };
 
 // Scores one candidate against the query given their cosine.

@@ -169,6 +169,7 @@ std::string recommend_json(const engine::RecommendAnswer& answer, const std::str
   }
   body += "],\"candidates\":";
   append_number(body, answer.candidates);
+  body += answer.approximate ? ",\"approximate\":true" : ",\"approximate\":false";
   body += ",\"weights\":{\"class\":";
   append_number(body, weights.cls);
   body += ",\"tag\":";

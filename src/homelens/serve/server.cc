@@ -180,6 +180,10 @@ struct Server::Impl {
     gauges["homelens_index_vector_bytes"] = static_cast<double>(s.images * s.dim * sizeof(float));
     gauges["homelens_change_seq"] = static_cast<double>(s.change_seq);
     gauges["homelens_refreshes"] = static_cast<double>(s.refreshes);
+    gauges["homelens_ann_active"] = s.ann ? 1.0 : 0.0;
+    gauges["homelens_ann_builds"] = static_cast<double>(s.ann_builds);
+    gauges["homelens_ann_loads"] = static_cast<double>(s.ann_loads);
+    gauges["homelens_ann_recommends"] = static_cast<double>(s.ann_recommends);
     res.set_content(metrics.render(gauges), "text/plain; version=0.0.4");
   }
 
@@ -322,6 +326,7 @@ Status load_server_config(const std::string& path, ServerConfig& cfg) {
     cfg.engine.embedders = j.value("embedders", cfg.engine.embedders);
     cfg.engine.index = j.value("index", cfg.engine.index);
     cfg.engine.ann.min_rows = j.value("ann_min_rows", cfg.engine.ann.min_rows);
+    cfg.engine.ann.recommend_depth = j.value("ann_recommend_depth", cfg.engine.ann.recommend_depth);
     cfg.engine.ann_dir = j.value("ann_dir", cfg.engine.ann_dir);
     cfg.engine.decode_budget_bytes = j.value("decode_budget_bytes", cfg.engine.decode_budget_bytes);
   } catch (const std::exception& e) {
