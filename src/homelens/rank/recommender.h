@@ -54,6 +54,9 @@ struct RecommendRequest {
   ScoreOptions scoring;
   // false: a listing is represented by its title photo; true: by its best-scoring photo.
   bool all_photos = false;
+  // Skip the cosine of candidates whose class and tag parts cannot reach the top k even
+  // with visual = 1 (the answer is the same; false only to check that, or to measure it).
+  bool prune = true;
 };
 
 struct Breakdown {
@@ -70,7 +73,8 @@ struct Recommendation {
 
 struct RecommendResult {
   std::vector<Recommendation> results;  // best first, one per listing, at most k
-  std::size_t candidates = 0;           // photos scored
+  std::size_t candidates = 0;           // candidate photos
+  std::size_t scanned = 0;              // candidate photos whose cosine was computed
 };
 
 // Scores one candidate against the query given their cosine.
@@ -78,7 +82,8 @@ Breakdown score_parts(const store::Tags& query, const store::Tags& candidate, fl
                       const ScoreOptions& opt);
 float final_score(const Breakdown& b, const Weights& w);
 
-// Ranks the candidates. Deterministic: ties go to the smaller image id.
+// Ranks the candidates. Deterministic: ties go to the smaller image id. Long candidate
+// lists are scanned on TBB's threads.
 RecommendResult recommend(const Catalog& catalog, const RecommendRequest& request);
 
 }  // namespace homelens::rank
