@@ -31,8 +31,10 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))];
 }
 
-// `listings` listings of `per_listing` photos each; photo 0 is the title and a house front.
-rank::Catalog make_catalog(int listings, int per_listing, std::size_t dim, const std::string& index_spec) {
+// `listings` listings of `per_listing` photos each; photo 0 is the title, a house front except
+// in a share `non_front_titles` of the listings (which lead with an inside photo).
+rank::Catalog make_catalog(int listings, int per_listing, std::size_t dim, const std::string& index_spec,
+                           double non_front_titles) {
   auto created = rank::Catalog::create(dim, index_spec);
   if (!created) throw std::runtime_error(created.message());
   rank::Catalog cat = std::move(*created);
@@ -51,7 +53,8 @@ rank::Catalog make_catalog(int listings, int per_listing, std::size_t dim, const
       ph.embedding.resize(dim);
       for (auto& x : ph.embedding) x = std::abs(g(rng));
       model::l2_normalize(ph.embedding);
-      ph.tags.front = static_cast<float>(p == 0 ? 0.9 : 0.05);
+      const bool front = p == 0 && std::uniform_real_distribution<double>(0, 1)(rng) >= non_front_titles;
+      ph.tags.front = static_cast<float>(front ? 0.9 : 0.05);
       ph.tags.style = styles[rng() % 5];
       ph.tags.stories = stories[rng() % 3];
       store::Image im;
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   std::size_t k = 1000, dim = 1280;
   std::string index_spec;
   bool no_prune = false;
+  double non_front_titles = 0;
   app.add_option("--listings", listings, "Synthetic listings")->capture_default_str();
   app.add_option("--photos-per-listing", per_listing, "Synthetic photos per listing")->capture_default_str();
   app.add_option("--candidates", candidates, "Distinct candidate listings per request")->capture_default_str();
@@ -80,12 +84,16 @@ int main(int argc, char** argv) {
   app.add_option("--requests", requests, "Timed requests (after 10 warm-up ones)")->capture_default_str();
   app.add_option("--dim", dim, "Embedding dimension")->capture_default_str();
   app.add_option("--index", index_spec, "Index kind (index_factory.h; default: the catalogue's default)");
+  app.add_option("--non-front-titles", non_front_titles,
+                 "Share of listings whose title photo is not a house front (class 0 for a front query)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-prune", no_prune, "Compute every candidate's cosine (RecommendRequest::prune = false)");
   CLI11_PARSE(app, argc, argv);
   candidates = std::min(candidates, listings);
 
-  std::printf("building a synthetic catalogue: %d listings x %d photos, %zu-d ...\n", listings, per_listing, dim);
-  const rank::Catalog cat = make_catalog(listings, per_listing, dim, index_spec);
+  std::printf("building a synthetic catalogue: %d listings x %d photos, %zu-d, %.0f%% of titles not house fronts ...\n",
+              listings, per_listing, dim, 100 * non_front_titles);
+  const rank::Catalog cat = make_catalog(listings, per_listing, dim, index_spec, non_front_titles);
 
   std::mt19937 rng(3);
   std::vector<int> order(static_cast<std::size_t>(listings));
