@@ -90,6 +90,13 @@ TEST(IndexCommand, BrokenManifestRowsAreReportedByLineAndTheRestIndexed) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["indexed"], 2);
   EXPECT_EQ(j["failed"], 1);  // the missing file
+  // Where the time went, for tuning: every stage reported, and the network did run.
+  for (const char* stage : {"read", "hash", "decode", "preprocess", "forward", "tags", "store"}) {
+    ASSERT_TRUE(j["stage_seconds"].contains(stage)) << stage;
+    EXPECT_GE(j["stage_seconds"][stage].get<double>(), 0.0) << stage;
+  }
+  EXPECT_GT(j["stage_seconds"]["forward"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_mb"].get<double>(), 0.0);
   EXPECT_NE(j["failures"][0]["reason"].get<std::string>().find("missing.jpg"), std::string::npos);
   std::set<std::string> where;
   for (const auto& p : j["skipped_rows"]) where.insert(p["where"]);

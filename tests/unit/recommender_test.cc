@@ -226,6 +226,55 @@ TEST(Recommend, WholeIndexCandidatesComeFromTheApproximateIndexWhenAsked) {
   expect_true_top_k(f, req, titles, r);
 }
 
+// Skipping the cosine of candidates whose class and tag parts cannot reach the top k
+// changes how much is scanned, never the answer.
+TEST(Recommend, PruningGivesExactlyTheAnswersOfAFullScan) {
+  for (std::string_view spec : {"Flat", ""}) {
+    Fixture f(3000, spec);
+    std::mt19937 rng(11);
+    for (int trial = 0; trial < 3; ++trial) {
+      RecommendRequest req;
+      req.query.vector = random_unit(rng);
+      req.query.tags = random_tags(rng);
+      req.query.tags.front = 0.9f;  // a house front: candidates split by class
+      std::vector<std::int64_t> titles;
+      for (std::int64_t id = 1; id <= 6000; id += 2) titles.push_back(id);
+      for (const Weights& w : {Weights{1.0, 0.3, 1.0}, Weights{0.0, 1.0, 0.0}, Weights{1.0, 0.3, -1.0},
+                               Weights{0.0, 0.0, 5.0}, Weights{2.0, 0.5, 0.2}}) {
+        for (bool soft : {false, true}) {
+          for (std::size_t k : {1, 10, 1000, 2999}) {
+            req.scoring.weights = w;
+            req.scoring.soft_class = soft;
+            req.k = k;
+            req.listing_ids = trial == 0 ? std::vector<std::string>{} : f.listing_ids;
+            req.prune = false;
+            const RecommendResult full = recommend(f.catalog, req);
+            req.prune = true;
+            const RecommendResult pruned = recommend(f.catalog, req);
+            SCOPED_TRACE(::testing::Message() << "index " << spec << " trial " << trial << " weights " << w.cls
+                                              << "/" << w.tag << "/" << w.visual << " soft " << soft << " k " << k);
+            EXPECT_EQ(full.scanned, full.candidates);
+            EXPECT_LE(pruned.scanned, pruned.candidates);
+            ASSERT_EQ(full.results.size(), pruned.results.size());
+            for (std::size_t i = 0; i < full.results.size(); ++i) {
+              ASSERT_EQ(full.results[i].image_id, pruned.results[i].image_id) << "rank " << i;
+              ASSERT_EQ(full.results[i].score, pruned.results[i].score) << "rank " << i;
+              EXPECT_EQ(full.results[i].breakdown.visual, pruned.results[i].breakdown.visual) << "rank " << i;
+            }
+            expect_true_top_k(f, req, titles, pruned);
+          }
+        }
+      }
+      // A house-front query with hard classes and the default weights: non-front candidates
+      // (class 0) cannot reach a top 10 of fronts, so their cosines are never computed.
+      req.scoring = {};
+      req.k = 10;
+      const RecommendResult r = recommend(f.catalog, req);
+      EXPECT_LT(r.scanned, r.candidates * 3 / 4);
+    }
+  }
+}
+
 TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {
   Fixture f(50);
   RecommendRequest req;

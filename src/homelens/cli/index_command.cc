@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <csignal>
 #include <optional>
 #include <iostream>
@@ -163,6 +165,13 @@ int run_index(const IndexArgs& a) {
     j["untagged"] = s.untagged;
     j["tag_failures"] = nlohmann::json::array();
     for (const auto& f : s.tag_failures) j["tag_failures"].push_back({{"source", f.source}, {"reason", f.reason}});
+    const ingest::StageSeconds& t = s.stages;
+    j["stage_seconds"] = {{"read", t.read}, {"hash", t.hash}, {"decode", t.decode},
+                          {"preprocess", t.preprocess}, {"forward", t.forward}, {"tags", t.tags},
+                          {"store", t.store}};
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    j["peak_rss_mb"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
     j["skipped_rows"] = nlohmann::json::array();
     for (const auto& p : src->problems) j["skipped_rows"].push_back({{"where", p.where}, {"reason", p.reason}});
     std::cout << j.dump() << "\n";

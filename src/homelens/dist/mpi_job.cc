@@ -26,6 +26,7 @@ struct Report {
   std::uint64_t processed = 0, share = 0, phase = 0;
   std::uint64_t indexed = 0, reused = 0, present = 0, failed = 0, untagged = 0, interrupted = 0;
   double seconds = 0;
+  ingest::StageSeconds stages;  // plain doubles: sent as bytes like the rest
   char error[512] = {};
 };
 
@@ -64,6 +65,7 @@ void add_to(ingest::IndexSummary& sum, const Report& r) {
   sum.untagged += r.untagged;
   sum.interrupted = sum.interrupted || r.interrupted;
   sum.seconds = std::max(sum.seconds, r.seconds);
+  sum.stages += r.stages;
 }
 
 }  // namespace
@@ -153,6 +155,7 @@ Result<JobSummary> MpiJob::run(const std::function<Result<ingest::IndexSummary>(
       fin.untagged = s.untagged;
       fin.interrupted = s.interrupted;
       fin.seconds = s.seconds;
+      fin.stages = s.stages;
     } else {
       std::snprintf(fin.error, sizeof fin.error, "%s", result->message().c_str());
     }

@@ -37,7 +37,8 @@ void RefineIndex::reserve(std::size_t n) {
 float RefineIndex::score_rows(std::span<const float> query, std::span<const std::uint32_t> rows, float* out,
                               Pass pass) const {
   const bool base_rows = base_->row_capacity() == refine_.row_capacity();
-  if (pass == Pass::kFast && rows.size() >= kFastScanAt && base_rows)
+  const bool fast = pass == Pass::kFastPart || (pass == Pass::kFast && rows.size() >= kFastScanAt);
+  if (fast && base_rows)
     return base_->score_rows(query, rows, out, Pass::kFast);
   return refine_.score_rows(query, rows, out, Pass::kExact);
 }

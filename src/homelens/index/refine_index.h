@@ -34,7 +34,7 @@ class RefineIndex final : public VectorIndex {
   std::size_t row_capacity() const override { return refine_.row_capacity(); }
   float error_bound() const override { return 0.0f; }
   // kFast: the base's scores for a list long enough to gain from them (bound:
-  // the base's), else exact ones (bound 0); kExact: the refine's.
+  // the base's), else exact ones (bound 0); kFastPart: the base's; kExact: the refine's.
   float score_rows(std::span<const float> query, std::span<const std::uint32_t> rows, float* out,
                    Pass pass) const override;
 

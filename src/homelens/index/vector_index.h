@@ -28,7 +28,9 @@ struct Hit {
 
 // Which scores score_rows computes: kFast may be approximate (within the bound it
 // returns), kExact is as exact as the index can be (exact for Flat and Refine).
-enum class Pass { kFast, kExact };
+// kFastPart is kFast for one part of a long list that the caller scans in parts
+// (an index that is exact for short lists under kFast is approximate at any length).
+enum class Pass { kFast, kFastPart, kExact };
 
 class VectorIndex {
  public:

@@ -35,7 +35,18 @@ struct Chunk {
   std::size_t begin = 0;
   std::vector<ItemResult> items;
   std::optional<Error> fatal;  // model failure: the whole run stops
+  StageSeconds times;          // this chunk's, summed into the run's in the serial store stage
 };
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds from t to now, and t moved to now: consecutive stages timed with one clock read each.
+double lap(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const double s = std::chrono::duration<double>(now - t).count();
+  t = now;
+  return s;
+}
 
 store::Image image_row(const Item& item, const std::string& sha) {
   store::Image im;
@@ -60,24 +71,29 @@ void process_chunk(Chunk& chunk, const std::vector<Item>& items, store::Store& s
   std::vector<DecodedPhoto> decoded;
   std::vector<std::size_t> owner;
   std::unordered_map<std::string, std::size_t> first_with_sha;  // within this chunk
+  StageSeconds& times = chunk.times;
   for (std::size_t i = 0; i < chunk.items.size(); ++i) {
     ItemResult& r = chunk.items[i];
     if (!r.reason.empty()) continue;  // unreadable
     const Item& item = items[chunk.begin + i];
     const std::string bytes = std::move(r.bytes);
+    auto t = Clock::now();
     std::string sha = image::sha256_hex(bytes);
     r.image = image_row(item, sha);
     auto existing = store.find_image(item.listing.id, item.source, model_id);
     if (existing && existing->has_value() && (*existing)->sha256 == sha) {
       r.outcome = Outcome::kPresent;
+      times.hash += lap(t);
       continue;
     }
     auto has = store.has_photo(sha, model_id);
+    times.hash += lap(t);
     if ((has && *has) || first_with_sha.count(sha)) {
       r.outcome = Outcome::kReused;
       continue;
     }
     auto photo = decode_photo(bytes, item.path, opt.decode, min_side, std::move(sha));
+    times.decode += lap(t);
     if (!photo) {
       r.reason = photo.message();
       continue;
@@ -87,7 +103,7 @@ void process_chunk(Chunk& chunk, const std::vector<Item>& items, store::Store& s
     owner.push_back(i);
   }
   std::vector<std::string> tag_failures;
-  auto photos = embed_photos(decoded, embedder, model_id, opt.tagger, centres, &tag_failures);
+  auto photos = embed_photos(decoded, embedder, model_id, opt.tagger, centres, &tag_failures, &times);
   if (!photos) {
     chunk.fatal = photos.error();
     return;
@@ -154,7 +170,10 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
   std::atomic<bool> abort{false};
   auto flush = [&]() -> bool {
     if (batch.images.empty() && batch.listings.empty()) return true;
-    if (auto st = store.write(batch); !st) {
+    auto t = Clock::now();
+    const auto st = store.write(batch);
+    summary.stages.store += lap(t);
+    if (!st) {
       fatal = st.error();
       return false;
     }
@@ -169,6 +188,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
       return nullptr;
     }
     auto c = std::make_shared<Chunk>();
+    auto t = Clock::now();
     c->begin = next_chunk++ * chunk;
     c->items.resize(std::min(items.size(), c->begin + chunk) - c->begin);
     for (std::size_t i = 0; i < c->items.size(); ++i) {
@@ -176,6 +196,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
       if (bytes) c->items[i].bytes = std::move(*bytes);
       else c->items[i].reason = bytes.message();
     }
+    c->times.read += lap(t);
     return c;
   };
   auto embed = [&](std::shared_ptr<Chunk> c) {
@@ -185,6 +206,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
   };
   // Stores one chunk's rows, in source order.
   auto commit = [&](std::shared_ptr<Chunk> c) {
+    summary.stages += c->times;
     if (fatal) return;
     if (c->fatal) {
       fatal = c->fatal;
@@ -245,6 +267,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
   progress.finish();
   if (fatal) return *fatal;
   summary.interrupted = processed < items.size();
+  auto finishing = Clock::now();  // codes and titles: database work after the last chunk
   if (auto st = ensure_codes(store, spec.id); !st) return st.error();
   // Title photos depend on every photo of a listing, so they are chosen once the run is stored.
   std::vector<std::string> listings;
@@ -254,6 +277,7 @@ Result<IndexSummary> index_items(const std::vector<Item>& items, store::Store& s
       if (seen.emplace(items[i].listing.id, true).second) listings.push_back(items[i].listing.id);
   }
   if (auto st = store.assign_titles(listings, spec.id); !st) return st.error();
+  summary.stages.store += lap(finishing);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary;
 }

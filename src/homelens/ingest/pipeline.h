@@ -9,6 +9,7 @@
 
 #include "homelens/core/progress.h"
 #include "homelens/image/decode.h"
+#include "homelens/ingest/prepare.h"
 #include "homelens/ingest/source.h"
 #include "homelens/model/embedder.h"
 #include "homelens/model/model_spec.h"
@@ -49,6 +50,7 @@ struct IndexSummary {
   std::size_t untagged = 0;
   std::vector<Failure> tag_failures;
   double seconds = 0;
+  StageSeconds stages;  // where the workers' time went
   bool interrupted = false;
 };
 

@@ -1,8 +1,21 @@
 #include "homelens/ingest/prepare.h"
 
+#include <chrono>
+
 #include "homelens/model/embedding.h"
 
 namespace homelens::ingest {
+
+StageSeconds& StageSeconds::operator+=(const StageSeconds& o) {
+  read += o.read;
+  hash += o.hash;
+  decode += o.decode;
+  preprocess += o.preprocess;
+  forward += o.forward;
+  tags += o.tags;
+  store += o.store;
+  return *this;
+}
 
 Result<DecodedPhoto> decode_photo(const std::string& bytes, const std::string& name,
                                   const image::DecodeOptions& options, int min_shorter_side,
@@ -26,17 +39,20 @@ Result<std::vector<store::Photo>> embed_photos(std::vector<DecodedPhoto>& batch,
                                                const std::string& model_id,
                                                const tags::Tagger& tagger,
                                                const std::vector<float>* centres,
-                                               std::vector<std::string>* tag_failures) {
+                                               std::vector<std::string>* tag_failures,
+                                               StageSeconds* times) {
   std::vector<store::Photo> photos;
   if (tag_failures) tag_failures->assign(batch.size(), {});
   if (batch.empty()) return photos;
   std::vector<cv::Mat> pixels;
   pixels.reserve(batch.size());
   for (const DecodedPhoto& d : batch) pixels.push_back(d.rgb);  // shares, does not copy
-  auto embeddings = embedder.embed(pixels);
+  model::EmbedTimes embed_times;
+  auto embeddings = embedder.embed(pixels, times ? &embed_times : nullptr);
   pixels.clear();
   for (DecodedPhoto& d : batch) d.rgb.release();
   if (!embeddings) return embeddings.error();
+  const auto tags_start = std::chrono::steady_clock::now();
   photos.resize(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     store::Photo& p = photos[i];
@@ -54,6 +70,11 @@ Result<std::vector<store::Photo>> embed_photos(std::vector<DecodedPhoto>& batch,
     }
     p.embedding = std::move(e.vector);
     if (centres) p.code = model::binary_code(p.embedding, *centres);
+  }
+  if (times) {
+    times->preprocess += embed_times.preprocess;
+    times->forward += embed_times.forward;
+    times->tags += std::chrono::duration<double>(std::chrono::steady_clock::now() - tags_start).count();
   }
   return photos;
 }

@@ -17,6 +17,18 @@
 
 namespace homelens::ingest {
 
+// Thread seconds per ingest stage, summed over workers: where indexing time goes.
+struct StageSeconds {
+  double read = 0;        // photo files read from disk
+  double hash = 0;        // SHA-256 of the bytes and the lookups that skip stored photos
+  double decode = 0;      // JPEG/PNG/... to RGB
+  double preprocess = 0;  // resize, crop, normalize into the network's input
+  double forward = 0;     // the network
+  double tags = 0;        // tag heads and binary codes
+  double store = 0;       // database writes
+  StageSeconds& operator+=(const StageSeconds& o);
+};
+
 struct DecodedPhoto {
   std::string name;    // names the photo in errors (file path, upload name)
   std::string sha256;  // of the bytes: the photo's identity
@@ -38,12 +50,13 @@ Result<DecodedPhoto> decode_photo(const std::string& bytes, const std::string& n
 // that photo untagged (its embedding is good, and a later run with working heads tags it from
 // the stored embedding without decoding) and, when tag_failures is given, resizes it to the
 // batch and puts the reason at the photo's position (other entries empty). Fails as a whole
-// only when the model does.
+// only when the model does. When times is given, adds the preprocess, forward and tags seconds.
 Result<std::vector<store::Photo>> embed_photos(std::vector<DecodedPhoto>& batch,
                                                model::Embedder& embedder,
                                                const std::string& model_id,
                                                const tags::Tagger& tagger,
                                                const std::vector<float>* centres,
-                                               std::vector<std::string>* tag_failures = nullptr);
+                                               std::vector<std::string>* tag_failures = nullptr,
+                                               StageSeconds* times = nullptr);
 
 }  // namespace homelens::ingest

@@ -14,6 +14,12 @@ struct Embedding {
   std::vector<float> probabilities;  // num_classes values, or empty
 };
 
+// Seconds spent in one embed call's two halves (for the indexer's stage report).
+struct EmbedTimes {
+  double preprocess = 0;  // resize, crop, normalize into the input blob
+  double forward = 0;     // the network and reading its outputs
+};
+
 class Embedder {
  public:
   explicit Embedder(std::unique_ptr<ModelBackend> backend) : backend_(std::move(backend)) {}
@@ -22,7 +28,9 @@ class Embedder {
 
   const ModelSpec& spec() const { return backend_->spec(); }
   // Embeds a batch; the result for image i does not depend on the batch it ran in.
-  Result<std::vector<Embedding>> embed(const std::vector<cv::Mat>& rgb_images);
+  // When times is given, adds this call's preprocess and forward seconds to it.
+  Result<std::vector<Embedding>> embed(const std::vector<cv::Mat>& rgb_images,
+                                       EmbedTimes* times = nullptr);
   // The smallest shorter side worth decoding for this model (for DCT-reduced JPEG decode).
   int min_decode_side() const;
 

@@ -3,8 +3,14 @@
 #include "homelens/index/ann_index.h"
 #include "homelens/index/id_selector.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -83,10 +89,10 @@ CodedQuery code_query(const Catalog& catalog, const QueryPhoto& q, const ScoreOp
   return c;
 }
 
-// score_parts on codes: the same numbers, without touching the entries' strings.
-Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const ScoreOptions& opt) {
+// The class and tag parts of score_parts on codes (visual left 0): the same numbers,
+// without touching the entries' strings.
+Breakdown fixed_parts(const CodedQuery& q, const HotRow& c, const ScoreOptions& opt) {
   Breakdown b;
-  b.visual = std::clamp((cosine + 1.0f) * 0.5f, 0.0f, 1.0f);
   if (q.has_front && c.has_front)
     b.cls = opt.soft_class ? q.front * c.front
                            : (q.front >= opt.front_threshold && c.front >= opt.front_threshold) ? 1.0f : 0.0f;
@@ -99,6 +105,107 @@ Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const 
     b.tag = static_cast<float>(n) / q.used;
   }
   return b;
+}
+
+// score_parts on codes.
+Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const ScoreOptions& opt) {
+  Breakdown b = fixed_parts(q, c, opt);
+  b.visual = std::clamp((cosine + 1.0f) * 0.5f, 0.0f, 1.0f);
+  return b;
+}
+
+// Lists from which the scan runs in parts on TBB's threads: shorter ones are done on one
+// thread before others would have started.
+constexpr std::size_t kParallelScanAt = 1024;
+// Rows per part: a few hundred rows keep both cores busy to the end of a list of thousands.
+constexpr std::size_t kPartRows = 256;
+// Lists from which the fast pass pays for the exact rescoring of its borderline rows
+// (RefineIndex's own threshold for kFast).
+constexpr std::size_t kFastListAt = 2048;
+// Rows of the pruned scan's first pass (at least k), which sets the cut for the second. Two
+// passes rather than many small waves: each pass ends with the threads meeting, and on a
+// loaded machine every meeting waits for a thread that was not running.
+constexpr std::size_t kFirstWaveRows = 1024;
+
+// out[j] = the score of rows[j] (VectorIndex::score_rows with pass), a long list in parts on
+// TBB's threads; returns the largest error bound of the parts.
+float scan(const index::VectorIndex& index, std::span<const float> query, std::span<const std::uint32_t> rows,
+           float* out, index::Pass pass) {
+  if (rows.size() < kParallelScanAt) return index.score_rows(query, rows, out, pass);
+  std::atomic<float> error{0.0f};
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, rows.size(), kPartRows),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      const float e = index.score_rows(query, rows.subspan(r.begin(), r.size()),
+                                                       out + r.begin(), pass);
+                      float seen = error.load(std::memory_order_relaxed);
+                      while (e > seen && !error.compare_exchange_weak(seen, e, std::memory_order_relaxed)) {
+                      }
+                    });
+  return error.load();
+}
+
+// A float's sort key, larger floats first.
+std::uint32_t descending_key(float f) {
+  const auto bits = std::bit_cast<std::uint32_t>(f);
+  return ~((bits & 0x80000000u) ? ~bits : (bits | 0x80000000u));
+}
+float key_value(std::uint32_t key) {
+  const std::uint32_t u = ~key;
+  return std::bit_cast<float>((u & 0x80000000u) ? (u & 0x7fffffffu) : ~u);
+}
+
+struct Scan {
+  std::size_t scanned = 0;  // rows[0, scanned) have their cosine in cos
+  float error = 0;          // bound of those cosines' error
+};
+
+// The exact pruning: final = w_cls * class + w_tag * tag + w_visual * visual with visual in
+// [0, 1], so a candidate's class and tag parts bound its score before any dot product. The
+// candidates are ordered best bound first; once the first k (or more) are scored, the k-th
+// best lower bound of their scores is a score k candidates reach, and the scan stops at the
+// first candidate whose bound is below it: it and every later one score less than k others.
+// Only for lists of more than k candidates where every candidate is its own listing (they
+// compete one to one). Reorders rows.
+Scan scan_pruned(const index::VectorIndex& index, const std::vector<HotRow>& hot, const CodedQuery& q,
+                 const RecommendRequest& req, std::vector<std::uint32_t>& rows, float* cos, index::Pass pass) {
+  const Weights& w = req.scoring.weights;
+  const std::size_t n = rows.size();
+  // Best bound first, rows ascending within a bound (a forward sweep of the matrix for each
+  // bound value), in one sort of 64-bit keys.
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    const Breakdown b = fixed_parts(q, hot[rows[j]], req.scoring);
+    const float upper = static_cast<float>(w.cls * b.cls + w.tag * b.tag + std::max(w.visual, 0.0));
+    keys[j] = (std::uint64_t{descending_key(upper)} << 32) | rows[j];
+  }
+  std::sort(keys.begin(), keys.end());
+  std::vector<float> upper(n);
+  for (std::size_t j = 0; j < n; ++j) {
+    rows[j] = static_cast<std::uint32_t>(keys[j]);
+    upper[j] = key_value(static_cast<std::uint32_t>(keys[j] >> 32));
+  }
+  // 1. The best-bound candidates, at least k of them: the k-th best lower bound of their
+  // scores is the cut.
+  const std::size_t first = std::min(n, std::max(req.k, kFirstWaveRows));
+  Scan out;
+  out.error = scan(index, req.query.vector, std::span(rows).first(first), cos, pass);
+  // Float rounding of the parts and of the sums, with room to spare.
+  const double rounding = 1e-5 * (1 + std::abs(w.cls) + std::abs(w.tag) + std::abs(w.visual));
+  const double margin = std::abs(w.visual) * 0.5 * out.error + rounding;
+  std::vector<float> lows(first);
+  for (std::size_t j = 0; j < first; ++j)
+    lows[j] = static_cast<float>(final_score(score_coded(q, hot[rows[j]], cos[j], req.scoring), w) - margin);
+  std::nth_element(lows.begin(), lows.begin() + static_cast<std::ptrdiff_t>(req.k - 1), lows.end(), std::greater<>());
+  const float cut = lows[req.k - 1];
+  // 2. The rest whose bound reaches the cut, in one pass (bounds are sorted, so a prefix).
+  const std::size_t end = static_cast<std::size_t>(
+      std::partition_point(upper.begin() + static_cast<std::ptrdiff_t>(first), upper.end(),
+                           [&](float u) { return !(u < cut); }) -
+      upper.begin());
+  out.error = std::max(out.error, scan(index, req.query.vector, std::span(rows).subspan(first, end - first),
+                                       cos + first, pass));
+  out.scanned = end;
+  return out;
 }
 
 }  // namespace
@@ -168,38 +275,49 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       for (const auto& [lid, l] : catalog.listings()) add_listing(l);
     }
   }
-  // Scanned in row order: rows follow the order listings were indexed in, so a
-  // candidate list becomes a forward sweep of the matrix (and of the hot rows) that
-  // the memory system streams, instead of jumps at random. The answer does not
-  // depend on the order: ties are broken by image id below.
-  std::sort(rows.begin(), rows.end());
   const std::size_t n = rows.size();
   out.candidates = n;
   if (n == 0) return out;
 
-  // 2. Cosines in one scan of the candidate rows, then the cheap per-candidate parts.
-  // The index picks how: a large list may get fast approximate scores (within the
-  // error it returns), and then only the candidates that could still make the top k
-  // are rescored exactly, so the answer equals an exact scan. With at most k
-  // candidates every one is in the answer, so only exact scores are worth computing.
-  std::vector<float> cos(n);
-  const float error = index.score_rows(req.query.vector, rows, cos.data(),
-                                       n > req.k ? index::Pass::kFast : index::Pass::kExact);
+  // 2. Cosines, then the cheap per-candidate parts. The index picks how: a large list may
+  // get fast approximate scores (within the error it returns), and then only the candidates
+  // that could still make the top k are rescored exactly, so the answer equals an exact
+  // scan. With at most k candidates every one is in the answer, so only exact scores are
+  // worth computing.
   const CodedQuery q = code_query(catalog, req.query, req.scoring);
+  const index::Pass pass = n <= req.k            ? index::Pass::kExact
+                           : n >= kFastListAt    ? index::Pass::kFastPart
+                                                 : index::Pass::kFast;
+  const bool per_listing_needed = req.all_photos || !req.image_ids.empty();
+  std::vector<float> cos(n);
+  Scan scan_done;
+  if (req.prune && !per_listing_needed && n > req.k) {
+    scan_done = scan_pruned(index, hot, q, req, rows, cos.data(), pass);
+  } else {
+    // Scanned in row order: rows follow the order listings were indexed in, so a candidate
+    // list becomes a forward sweep of the matrix (and of the hot rows) that the memory
+    // system streams, instead of jumps at random. The answer does not depend on the
+    // order: ties are broken by image id below.
+    std::sort(rows.begin(), rows.end());
+    scan_done = {n, scan(index, req.query.vector, rows, cos.data(), pass)};
+  }
+  const float error = scan_done.error;
+  rows.resize(scan_done.scanned);
+  cos.resize(scan_done.scanned);
+  out.scanned = scan_done.scanned;
   struct Scored {
     std::uint32_t row;
     float score;
     Breakdown b;
   };
-  std::vector<Scored> scored(n);
-  for (std::size_t j = 0; j < n; ++j) {
+  std::vector<Scored> scored(rows.size());
+  for (std::size_t j = 0; j < rows.size(); ++j) {
     Breakdown b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
     scored[j] = {rows[j], final_score(b, req.scoring.weights), b};
   }
   auto better = [&](const Scored& a, const Scored& b) {
     return a.score != b.score ? a.score > b.score : hot[a.row].image_id < hot[b.row].image_id;
   };
-  const bool per_listing_needed = req.all_photos || !req.image_ids.empty();
   if (error > 0) {
     // visual = (cosine + 1) / 2, so a final score is off by at most |w_visual| * error / 2;
     // listings compete by their best photo.
@@ -213,7 +331,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       }
       for (const auto& [l, v] : by_listing) best.push_back(v);
     } else {
-      best.reserve(n);
+      best.reserve(scored.size());
       for (const Scored& s : scored) best.push_back(s.score);
     }
     const float cut = index::refine_cutoff(best, req.k, score_error);
@@ -221,7 +339,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     rows.resize(scored.size());
     for (std::size_t j = 0; j < scored.size(); ++j) rows[j] = scored[j].row;
     cos.resize(rows.size());
-    index.score_rows(req.query.vector, rows, cos.data(), index::Pass::kExact);
+    scan(index, req.query.vector, rows, cos.data(), index::Pass::kExact);
     for (std::size_t j = 0; j < scored.size(); ++j) {
       scored[j].b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
       scored[j].score = final_score(scored[j].b, req.scoring.weights);

@@ -58,6 +58,9 @@ struct RecommendRequest {
   // the listings of the ann_depth photos nearest the query from it instead of every
   // listing, and scan exactly when fewer than k of them pass the filters. 0: exact.
   std::size_t ann_depth = 0;
+  // Skip the cosine of candidates whose class and tag parts cannot reach the top k even
+  // with visual = 1 (the answer is the same; false only to check that, or to measure it).
+  bool prune = true;
 };
 
 struct Breakdown {
@@ -74,8 +77,9 @@ struct Recommendation {
 
 struct RecommendResult {
   std::vector<Recommendation> results;  // best first, one per listing, at most k
-  std::size_t candidates = 0;           // photos scored
+  std::size_t candidates = 0;           // candidate photos
   bool approximate = false;             // candidates came from the approximate index (ann_depth)
+  std::size_t scanned = 0;              // candidate photos whose cosine was computed
 };
 
 // Scores one candidate against the query given their cosine.
@@ -83,7 +87,8 @@ Breakdown score_parts(const store::Tags& query, const store::Tags& candidate, fl
                       const ScoreOptions& opt);
 float final_score(const Breakdown& b, const Weights& w);
 
-// Ranks the candidates. Deterministic: ties go to the smaller image id.
+// Ranks the candidates. Deterministic: ties go to the smaller image id. Long candidate
+// lists are scanned on TBB's threads.
 RecommendResult recommend(const Catalog& catalog, const RecommendRequest& request);
 
 }  // namespace homelens::rank
