@@ -543,6 +543,28 @@ TEST(SqliteStoreOpenTest, OpeningAPathInAMissingFolderFailsWithThePath) {
   EXPECT_NE(via_url.message().find(path), std::string::npos) << via_url.message();
 }
 
+// Two indexers (or an indexer and a server) started together on a new file both switch it to
+// WAL; neither may fail with "database is locked".
+TEST(SqliteStoreOpenTest, ManyOpenersOfOneNewFileAtOnceAllSucceed) {
+  TempDir dir;
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = (dir / ("new-" + std::to_string(round) + ".db")).string();
+    std::atomic<bool> go{false};
+    std::vector<std::string> errors(6);
+    std::vector<std::thread> openers;
+    for (std::size_t t = 0; t < errors.size(); ++t)
+      openers.emplace_back([&, t] {
+        while (!go.load()) std::this_thread::yield();
+        auto s = SqliteStore::open(path);
+        if (!s.ok()) errors[t] = s.message();
+        else if (auto st = (*s)->stats(); !st.ok()) errors[t] = st.message();
+      });
+    go = true;
+    for (auto& t : openers) t.join();
+    for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+  }
+}
+
 TEST(PostgresStoreOpenTest, AnUnreachableServerIsUnavailableAndTheMessageHidesThePassword) {
   for (const std::string url : {"postgresql://homelens:s3cret@127.0.0.1:1/homelens",
                                 "postgres://homelens:s3cret@127.0.0.1:1/homelens"}) {

@@ -2,8 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "homelens/model/embedding.h"
 #include "homelens/store/row_codec.h"
@@ -238,39 +241,52 @@ Result<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
   sqlite3_busy_timeout(db, 10000);
   // WAL lets readers go on while a batch commits; NORMAL sync in WAL still never
   // loses a committed transaction to a process crash.
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                             "PRAGMA foreign_keys=ON"}) {
-    if (auto st = s->exec(pragma); !st) return st.error();
-  }
-  Status st = s->transaction([&]() -> Status {
-    // The meta table first: the version decides whether the rest of the schema may be touched.
-    if (auto st = s->exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !st)
-      return st;
-    int version = 0;
-    {
-      Stmt q(db, "SELECT value FROM meta WHERE key='schema_version'");
-      if (!q.ok()) return s->error("reading schema version");
-      if (q.step() == SQLITE_ROW) {
-        const std::string v = q.text(0);
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-        if (ec != std::errc() || p != v.data() + v.size())
-          return make_error(path, "not a HomeLens database: schema_version is \"" + v + "\"",
-                            ErrorCode::kCorruption);
-      }
+  auto prepare = [&]() -> Status {
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+      if (auto st = s->exec(pragma); !st) return st.error();
     }
-    if (version > kSchemaVersion)
-      return make_error(path,
-                        "database schema version " + std::to_string(version) +
-                            " is newer than this build understands (" +
-                            std::to_string(kSchemaVersion) + ")",
-                        ErrorCode::kCorruption);
-    if (version == kSchemaVersion) return {};
-    if (auto st = s->exec(kSchema); !st) return st;
-    Stmt q(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
-    q.bind(1, std::to_string(kSchemaVersion));
-    if (q.step() != SQLITE_DONE) return s->error("writing schema version");
-    return {};
-  });
+    Status st = s->transaction([&]() -> Status {
+      // The meta table first: the version decides whether the rest of the schema may be touched.
+      if (auto st =
+              s->exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+          !st)
+        return st;
+      int version = 0;
+      {
+        Stmt q(db, "SELECT value FROM meta WHERE key='schema_version'");
+        if (!q.ok()) return s->error("reading schema version");
+        if (q.step() == SQLITE_ROW) {
+          const std::string v = q.text(0);
+          auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+          if (ec != std::errc() || p != v.data() + v.size())
+            return make_error(path, "not a HomeLens database: schema_version is \"" + v + "\"",
+                              ErrorCode::kCorruption);
+        }
+      }
+      if (version > kSchemaVersion)
+        return make_error(path,
+                          "database schema version " + std::to_string(version) +
+                              " is newer than this build understands (" +
+                              std::to_string(kSchemaVersion) + ")",
+                          ErrorCode::kCorruption);
+      if (version == kSchemaVersion) return {};
+      if (auto st = s->exec(kSchema); !st) return st;
+      Stmt q(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+      q.bind(1, std::to_string(kSchemaVersion));
+      if (q.step() != SQLITE_DONE) return s->error("writing schema version");
+      return {};
+    });
+    return st;
+  };
+  // Two processes opening a new file at once both switch it from the rollback journal to WAL;
+  // in rollback mode SQLite answers such a lock upgrade race with an immediate SQLITE_BUSY
+  // (deadlock avoidance skips the busy timeout), so the whole step is retried for a while.
+  Status st = prepare();
+  for (int attempt = 1; !st && st.code() == ErrorCode::kUnavailable && attempt <= 100; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20 * attempt, 200)));
+    st = prepare();
+  }
   if (!st) return st.error();
   return std::unique_ptr<Store>(std::move(s));
 }
