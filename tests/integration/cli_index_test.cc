@@ -167,6 +167,19 @@ TEST(IndexCommand, KillNineMidRunThenRerunGivesTheSameTableAsOneCleanRun) {
   EXPECT_EQ(table_dump(dir / "clean.db"), table_dump(killed_db));
 }
 
+// mpirun pins a rank to one core when it starts two or fewer; a process confined like that
+// runs one worker per core it may use and says why its workers cannot spread.
+TEST(IndexCommand, AProcessBoundToOneCoreSaysSoAndStillIndexes) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs a machine of 2 cores or more";
+  TempDir dir;
+  auto r = run_command("taskset -c 0 " + bin() + " index --quiet --json --no-heads --limit 8 " +
+                       testing::houses_index_args() + " --db " + shell_quote((dir / "t.db").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("may run on 1 of the machine's"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--bind-to none"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["indexed"].get<int>() + nlohmann::json::parse(r.out)["reused"].get<int>(), 8);
+}
+
 TEST(IndexCommand, ACommandLineMistakeIsExplainedAndEveryCommandHasHelp) {
   for (const char* sub : {"index", "similar"}) {
     auto h = run_command(bin() + " " + sub + " --help");

@@ -19,7 +19,7 @@
 namespace homelens::ingest {
 
 struct PipelineOptions {
-  int workers = 0;             // parallel decode+inference workers; 0 = one per core
+  int workers = 0;             // parallel decode+inference workers; 0 = one per core it may run on
   int threads_per_worker = 1;  // runtime threads inside one forward pass
   int batch_size = 16;         // photos per chunk: read, decoded and embedded together
   int chunks_in_flight = 0;    // read but not yet stored (bounds memory); 0 = two per worker
