@@ -11,25 +11,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_util.h"
+
 #include "homelens/model/embedding.h"
 #include "homelens/rank/recommender.h"
 
 using namespace homelens;
 
+using bench::listing_name;
+using bench::percentile;
+
 namespace {
-
-// "L<n>", the synthetic listing ids (built without operator+, which trips GCC 12's -Wrestrict).
-std::string listing_name(int n) {
-  std::string s = std::to_string(n);
-  s.insert(s.begin(), 'L');
-  return s;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))];
-}
 
 // `listings` listings of `per_listing` photos each; photo 0 is the title, a house front except
 // in a share `non_front_titles` of the listings (which lead with an inside photo).

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+
+#include "bench_util.h"
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -28,26 +30,16 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace homelens;
 
-namespace {
+using bench::listing_name;
+using bench::percentile;
 
-// "L<n>", the synthetic listing ids (built without operator+, which trips GCC 12's -Wrestrict).
-std::string listing_name(int n) {
-  std::string s = std::to_string(n);
-  s.insert(s.begin(), 'L');
-  return s;
-}
+namespace {
 
 double rss_mb() {
   std::ifstream in("/proc/self/status");
   for (std::string line; std::getline(in, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * (v.size() - 1) + 0.5))];
 }
 
 // A table of `listings` listings with `per_listing` photos of random unit embeddings and tags.
