@@ -29,8 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "homelens/model/model_spec.h"
-#include "homelens/store/store.h"
+#include "bench_util.h"
 
 namespace {
 
@@ -64,24 +63,11 @@ struct Args {
   bool skip_hnswlib = false;
 };
 
-// Draws vectors around the real ones: real[i % R] + N(0, noise^2 / d) per value, normalized.
+// Draws vectors first .. first + count - 1 around the real ones (bench::draw_around).
 void synth(const std::vector<float>& real, std::size_t dim, std::size_t first, std::size_t count, float noise,
            std::uint64_t seed, float* out) {
-  const std::size_t r = real.size() / dim;
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < count; ++i) {
-    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + first + i);
-    std::normal_distribution<float> g(0.0f, noise / std::sqrt(static_cast<float>(dim)));
-    const float* base = &real[((first + i) * 2654435761ull % r) * dim];
-    float* o = out + i * dim;
-    double norm = 0;
-    for (std::size_t j = 0; j < dim; ++j) {
-      o[j] = base[j] + g(rng);
-      norm += double(o[j]) * o[j];
-    }
-    const float inv = static_cast<float>(1.0 / std::sqrt(norm));
-    for (std::size_t j = 0; j < dim; ++j) o[j] *= inv;
-  }
+  for (std::size_t i = 0; i < count; ++i) homelens::bench::draw_around(real, dim, first + i, noise, seed, out + i * dim);
 }
 
 struct Figures {
@@ -166,21 +152,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(a.threads);
 
-  auto store = homelens::store::open_store(a.db);
-  if (!store) {
-    std::fprintf(stderr, "%s\n", store.message().c_str());
-    return 1;
-  }
-  std::vector<float> real;
   std::size_t dim = 0;
-  auto st = (*store)->scan(homelens::model::kDefaultModelId, [&](const homelens::store::ImageWithPhoto& r) {
-    dim = r.photo.embedding.size();
-    real.insert(real.end(), r.photo.embedding.begin(), r.photo.embedding.end());
-  });
-  if (!st || dim == 0) {
-    std::fprintf(stderr, "%s: no embeddings of %s\n", a.db.c_str(), homelens::model::kDefaultModelId);
+  auto loaded = homelens::bench::load_embeddings(a.db, dim);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.message().c_str());
     return 1;
   }
+  const std::vector<float> real = std::move(*loaded);
   std::printf("%zu real %zu-d house embeddings; %zu synthetic vectors (noise %.2f), %zu queries, %d build threads\n",
               real.size() / dim, dim, a.n, a.noise, a.queries, a.threads);
 

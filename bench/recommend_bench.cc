@@ -24,9 +24,10 @@ using bench::percentile;
 namespace {
 
 // `listings` listings of `per_listing` photos each; photo 0 is the title, a house front except
-// in a share `non_front_titles` of the listings (which lead with an inside photo).
+// in a share `non_front_titles` of the listings (which lead with an inside photo). Embeddings
+// are drawn around the real ones when given (bench::draw_around), else random post-ReLU-like.
 rank::Catalog make_catalog(int listings, int per_listing, std::size_t dim, const std::string& index_spec,
-                           double non_front_titles) {
+                           double non_front_titles, const std::vector<float>& real, float noise) {
   auto created = rank::Catalog::create(dim, index_spec);
   if (!created) throw std::runtime_error(created.message());
   rank::Catalog cat = std::move(*created);
@@ -43,8 +44,12 @@ rank::Catalog make_catalog(int listings, int per_listing, std::size_t dim, const
     for (int p = 0; p < per_listing; ++p) {
       store::Photo ph;
       ph.embedding.resize(dim);
-      for (auto& x : ph.embedding) x = std::abs(g(rng));
-      model::l2_normalize(ph.embedding);
+      if (!real.empty()) {
+        bench::draw_around(real, dim, static_cast<std::size_t>(next_id), noise, 1, ph.embedding.data());
+      } else {
+        for (auto& x : ph.embedding) x = std::abs(g(rng));
+        model::l2_normalize(ph.embedding);
+      }
       const bool front = p == 0 && std::uniform_real_distribution<double>(0, 1)(rng) >= non_front_titles;
       ph.tags.front = static_cast<float>(front ? 0.9 : 0.05);
       ph.tags.style = styles[rng() % 5];
@@ -80,12 +85,29 @@ int main(int argc, char** argv) {
                  "Share of listings whose title photo is not a house front (class 0 for a front query)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   app.add_flag("--no-prune", no_prune, "Compute every candidate's cosine (RecommendRequest::prune = false)");
+  std::string db;
+  float noise = 0.6f;
+  app.add_option("--db", db,
+                 "A table with the houses indexed: draw the embeddings around its real ones instead of at random");
+  app.add_option("--noise", noise, "With --db, norm of the noise added to a real embedding")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   candidates = std::min(candidates, listings);
+  std::vector<float> real;
+  if (!db.empty()) {
+    auto loaded = bench::load_embeddings(db, dim);
+    if (!loaded) {
+      std::fprintf(stderr, "%s\n", loaded.message().c_str());
+      return 1;
+    }
+    real = std::move(*loaded);
+  }
 
-  std::printf("building a synthetic catalogue: %d listings x %d photos, %zu-d, %.0f%% of titles not house fronts ...\n",
-              listings, per_listing, dim, 100 * non_front_titles);
-  const rank::Catalog cat = make_catalog(listings, per_listing, dim, index_spec, non_front_titles);
+  std::printf("building a synthetic catalogue: %d listings x %d photos, %zu-d (%s), %.0f%% of titles not house fronts ...\n",
+              listings, per_listing, dim,
+              real.empty() ? "random post-ReLU-like" : ("drawn around " + std::to_string(real.size() / dim) +
+                                                        " real embeddings, noise " + std::to_string(noise)).c_str(),
+              100 * non_front_titles);
+  const rank::Catalog cat = make_catalog(listings, per_listing, dim, index_spec, non_front_titles, real, noise);
 
   std::mt19937 rng(3);
   std::vector<int> order(static_cast<std::size_t>(listings));

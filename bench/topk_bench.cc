@@ -1,5 +1,6 @@
 // Top-k over synthetic unit embeddings, the query path's inner loop, for each
-// index kind the factory makes (0 = "Flat", 1 = "HalfFlat", 2 = "Refine(HalfFlat)").
+// index kind the factory makes (0 = "Flat", 1 = "HalfFlat", 2 = "Refine(HalfFlat)", 3 = "SQ8Flat",
+// 4 = "Refine(SQ8Flat)").
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -13,7 +14,7 @@ namespace {
 
 using homelens::index::VectorIndex;
 
-const char* const kSpecs[] = {"Flat", "HalfFlat", "Refine(HalfFlat)"};
+const char* const kSpecs[] = {"Flat", "HalfFlat", "Refine(HalfFlat)", "SQ8Flat", "Refine(SQ8Flat)"};
 
 std::vector<float> random_unit(std::mt19937& rng, std::size_t dim) {
   std::normal_distribution<float> g;
@@ -41,7 +42,7 @@ const VectorIndex* corpus(std::size_t n, std::size_t dim, std::int64_t kind) {
 #define HOMELENS_CORPUS(var, n, kind)                                \
   const VectorIndex* var = corpus(n, 1280, kind);                    \
   if (!var) {                                                        \
-    state.SkipWithError("this CPU lacks F16C");                      \
+    state.SkipWithError("this CPU lacks the kind's instructions");                      \
     return;                                                          \
   }                                                                  \
   state.SetLabel(kSpecs[kind])
@@ -57,6 +58,7 @@ void BM_ExactTopK(benchmark::State& state) {
 }
 BENCHMARK(BM_ExactTopK)
     ->Args({100000, 1000, 0})->Args({100000, 10, 0})->Args({100000, 1000, 2})->Args({100000, 10, 2})
+    ->Args({100000, 1000, 4})->Args({100000, 10, 4})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Scan of an explicit candidate list (as an MLS front end sends): args are (candidates, k, kind).
@@ -70,7 +72,7 @@ void BM_CandidateTopK(benchmark::State& state) {
   auto q = random_unit(rng, dim);
   for (auto _ : state) benchmark::DoNotOptimize(index->search_among(q, ids, k));
 }
-BENCHMARK(BM_CandidateTopK)->Args({10000, 1000, 0})->Args({10000, 1000, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_CandidateTopK)->Args({10000, 1000, 0})->Args({10000, 1000, 2})->Args({10000, 1000, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The fast scores of a candidate list, what the recommender reads first (two
 // threads from 4,096 rows): args are (candidates, kind).
@@ -88,7 +90,7 @@ void BM_ScoreRows(benchmark::State& state) {
     benchmark::DoNotOptimize(out.data());
   }
 }
-BENCHMARK(BM_ScoreRows)->Args({10000, 0})->Args({10000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ScoreRows)->Args({10000, 0})->Args({10000, 1})->Args({10000, 3})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "homelens/index/vector_index.h"
+#include "support/testing.h"
 
 namespace homelens::testing {
 
@@ -85,6 +86,21 @@ inline void expect_best_first(const std::vector<index::Hit>& hits) {
     const index::Hit& b = hits[i];
     EXPECT_TRUE(a.score > b.score || (a.score == b.score && a.id < b.id))
         << "position " << i << ": (" << a.id << ", " << a.score << ") before (" << b.id << ", " << b.score << ")";
+  }
+}
+
+// An approximate index's top k misses only hits within twice its error bound of the true
+// k-th best: every hit it returns scores at least that much exactly (unit queries drawn
+// from rng, k = 10 and 1000).
+inline void expect_top_k_within_twice_the_bound(const index::VectorIndex& index, const Vectors& vectors,
+                                                std::mt19937& rng) {
+  for (std::size_t k : {10u, 1000u}) {
+    const auto query = random_unit(rng, index.dim());
+    const auto want = reference(vectors, query, k);
+    const auto got = index.search(query, k);
+    ASSERT_EQ(got.size(), k);
+    const double kth = want.back().score;
+    for (const index::Hit& h : got) EXPECT_GE(exact_dot(vectors.at(h.id), query), kth - 2 * index.error_bound());
   }
 }
 

@@ -61,14 +61,7 @@ TEST_F(HalfFlatTest, EveryScoreIsWithinTheStatedErrorOfTheExactProduct) {
 
 TEST_F(HalfFlatTest, TopKMissesOnlyHitsWithinTwiceTheBoundOfTheKthBest) {
   std::mt19937 rng(23);
-  for (std::size_t k : {10u, 1000u}) {
-    const auto query = random_unit(rng, kDim);
-    const auto want = homelens::testing::reference(vectors_, query, k);
-    const auto got = index_.search(query, k);
-    ASSERT_EQ(got.size(), k);
-    const double kth = want.back().score;
-    for (const Hit& h : got) EXPECT_GE(exact_dot(vectors_[h.id], query), kth - 2 * index_.error_bound());
-  }
+  homelens::testing::expect_top_k_within_twice_the_bound(index_, vectors_, rng);
 }
 
 TEST_F(HalfFlatTest, KeepsNoFloatCopy) {

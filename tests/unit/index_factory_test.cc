@@ -10,7 +10,8 @@ namespace homelens::index {
 namespace {
 
 TEST(IndexFactoryTest, EachSpecMakesItsKindOfTheGivenDimension) {
-  for (std::string spec : {"Flat", "HalfFlat", "Refine(HalfFlat)", "Refine(Flat)", "Refine(Refine(HalfFlat))"}) {
+  for (std::string spec : {"Flat", "HalfFlat", "SQ8Flat", "Refine(HalfFlat)", "Refine(SQ8Flat)", "Refine(Flat)",
+                           "Refine(Refine(HalfFlat))"}) {
     auto index = make_index(spec, 7);
     if (spec.find("HalfFlat") != std::string::npos && !HalfFlatIndex::supported()) {
       ASSERT_FALSE(index.ok());
@@ -28,6 +29,9 @@ TEST(IndexFactoryTest, ExactnessFollowsTheKind) {
   auto flat = make_index("Flat", 4);
   ASSERT_TRUE(flat.ok());
   EXPECT_EQ((*flat)->error_bound(), 0.0f);
+  auto sq8 = make_index("Refine(SQ8Flat)", 4);
+  ASSERT_TRUE(sq8.ok());
+  EXPECT_EQ((*sq8)->error_bound(), 0.0f);
   if (!HalfFlatIndex::supported()) GTEST_SKIP() << "no F16C";
   auto half = make_index("HalfFlat", 4);
   auto refine = make_index("Refine(HalfFlat)", 4);
@@ -36,8 +40,8 @@ TEST(IndexFactoryTest, ExactnessFollowsTheKind) {
   EXPECT_EQ((*refine)->error_bound(), 0.0f);
 }
 
-TEST(IndexFactoryTest, DefaultIsHalfScanWithExactRefineWhereTheCpuHasF16c) {
-  const std::string want = HalfFlatIndex::supported() ? "Refine(HalfFlat)" : "Flat";
+TEST(IndexFactoryTest, DefaultIsAn8BitScanWithExactRefineWhereTheCpuHasAvx2AndF16c) {
+  const std::string want = HalfFlatIndex::supported() ? "Refine(SQ8Flat)" : "Flat";  // the same instructions
   EXPECT_EQ(default_index_spec(), want);
   for (std::string spec : {"", "default"}) {
     auto index = make_index(spec, 16);

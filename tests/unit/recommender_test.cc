@@ -4,6 +4,7 @@
 // catalogue's listing table stays right through removals.
 #include "homelens/rank/recommender.h"
 #include "homelens/index/ann_index.h"
+#include "homelens/index/half_flat_index.h"
 #include "homelens/index/index_factory.h"
 #include "support/testing.h"
 
@@ -154,22 +155,25 @@ INSTANTIATE_TEST_SUITE_P(Weights, RecommendTopK,
 TEST(Recommend, EveryExactIndexKindGivesTheSameAnswers) {
   Fixture flat(3000, "Flat");
   EXPECT_EQ(flat.catalog.index().kind(), "Flat");
-  Fixture fallback(3000);
-  EXPECT_EQ(fallback.catalog.index().kind(), index::default_index_spec());
-  std::mt19937 rng(10);
-  RecommendRequest req;
-  req.query.vector = random_unit(rng);
-  req.query.tags = random_tags(rng);
-  for (bool all : {false, true}) {
-    for (std::size_t k : {5, 1000, 2500}) {
-      req.k = k;
-      req.all_photos = all;
-      const RecommendResult a = recommend(flat.catalog, req), b = recommend(fallback.catalog, req);
-      ASSERT_EQ(a.results.size(), b.results.size());
-      EXPECT_EQ(a.candidates, b.candidates);
-      for (std::size_t i = 0; i < a.results.size(); ++i) {
-        ASSERT_EQ(a.results[i].image_id, b.results[i].image_id) << "rank " << i;
-        ASSERT_EQ(a.results[i].score, b.results[i].score) << "rank " << i;
+  for (std::string spec : {"", "Refine(HalfFlat)", "Refine(SQ8Flat)"}) {
+    if (spec == "Refine(HalfFlat)" && !index::HalfFlatIndex::supported()) continue;
+    Fixture other(3000, spec);
+    EXPECT_EQ(other.catalog.index().kind(), spec.empty() ? index::default_index_spec() : spec);
+    std::mt19937 rng(10);
+    RecommendRequest req;
+    req.query.vector = random_unit(rng);
+    req.query.tags = random_tags(rng);
+    for (bool all : {false, true}) {
+      for (std::size_t k : {5, 1000, 2500}) {
+        req.k = k;
+        req.all_photos = all;
+        const RecommendResult a = recommend(flat.catalog, req), b = recommend(other.catalog, req);
+        ASSERT_EQ(a.results.size(), b.results.size()) << spec;
+        EXPECT_EQ(a.candidates, b.candidates);
+        for (std::size_t i = 0; i < a.results.size(); ++i) {
+          ASSERT_EQ(a.results[i].image_id, b.results[i].image_id) << spec << ", rank " << i;
+          ASSERT_EQ(a.results[i].score, b.results[i].score) << spec << ", rank " << i;
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
-// The VectorIndex contract for every exact kind the factory makes ("Flat" and
-// "Refine(HalfFlat)"): answers equal a brute-force scan, best first, ties by
+// The VectorIndex contract for every exact kind the factory makes ("Flat",
+// "Refine(HalfFlat)" and "Refine(SQ8Flat)"): answers equal a brute-force scan, best first, ties by
 // smaller id, with selectors, subsets, replacement and removal; plus TopK and the
 // refine cutoff that candidate-list scoring relies on.
 #include "homelens/index/vector_index.h"
@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -290,9 +291,12 @@ TEST_P(ExactKinds, RowsAreStableAndExactScoresOfRowsAreExact) {
     EXPECT_NEAR(out[j], homelens::testing::exact_dot(vectors_[row_ids[j]], q), 1e-5) << row_ids[j];
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, ExactKinds, ::testing::Values("Flat", "Refine(HalfFlat)"),
+INSTANTIATE_TEST_SUITE_P(Kinds, ExactKinds, ::testing::Values("Flat", "Refine(HalfFlat)", "Refine(SQ8Flat)"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
-                           return p.param == "Flat" ? std::string("Flat") : std::string("RefineHalfFlat");
+                           std::string name;
+                           for (char c : p.param)
+                             if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+                           return name;
                          });
 
 TEST(TopKTest, KeepsTheKBestBestFirst) {

@@ -109,7 +109,7 @@ void add_serve_command(CLI::App& app) {
                   "How often to pick up what other processes wrote to the table (0: never)")
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--index", a->flags.engine.index,
-                  "Vector index: Flat, HalfFlat or Refine(HalfFlat) (default: Refine(HalfFlat) with F16C, else Flat)");
+                  "Vector index: Flat, Refine(HalfFlat) or Refine(SQ8Flat) (default: Refine(SQ8Flat) with AVX2 and F16C, else Flat)");
   cmd->add_option("--ann-min", a->flags.engine.ann.min_rows,
                   "Answer whole-index queries (similar, recommend without candidates) with the approximate FAISS index from this many photos (0: never)")
       ->capture_default_str();

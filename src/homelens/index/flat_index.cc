@@ -24,8 +24,9 @@ void FlatIndex::score_block(const float* query, std::size_t start, std::size_t c
               query, 1, 0.0f, out, 1);
 }
 
-void FlatIndex::gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const {
+float FlatIndex::gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const {
   dot_rows(query, data_.data(), dim(), rows, m, out);
+  return 0.0f;
 }
 
 }  // namespace homelens::index

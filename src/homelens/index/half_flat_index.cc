@@ -18,8 +18,9 @@ void HalfFlatIndex::score_block(const float* query, std::size_t start, std::size
   dot_block_half(query, half_.data() + start * dim(), dim(), count, out);
 }
 
-void HalfFlatIndex::gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const {
+float HalfFlatIndex::gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const {
   dot_rows_half(query, half_.data(), dim(), rows, m, out);
+  return kHalfDotError;
 }
 
 }  // namespace homelens::index

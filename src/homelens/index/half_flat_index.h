@@ -24,7 +24,7 @@ class HalfFlatIndex final : public RowIndex {
   void reserve_rows(std::size_t rows) override { half_.reserve(rows * dim()); }
   void write_row(std::uint32_t row, const float* v) override;
   void score_block(const float* query, std::size_t start, std::size_t count, float* out) const override;
-  void gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const override;
+  float gather(const float* query, const std::uint32_t* rows, std::size_t m, float* out) const override;
 
  private:
   std::vector<std::uint16_t> half_;  // row_capacity() x dim(), row-major

@@ -55,18 +55,25 @@ class IDSelectorBitmap final : public IDSelector {
   explicit IDSelectorBitmap(const VectorIndex& index);
   // Adds row; false when it was already there (or is out of range).
   bool insert(std::uint32_t row) {
-    if (row >= bits_.size() || bits_[row]) return false;
-    bits_[row] = true;
+    if (row >= rows_) return false;
+    std::uint64_t& word = words_[row >> 6];
+    const std::uint64_t bit = std::uint64_t{1} << (row & 63);
+    if (word & bit) return false;
+    word |= bit;
     return true;
   }
-  bool contains(std::uint32_t row) const { return row < bits_.size() && bits_[row]; }
+  bool contains(std::uint32_t row) const { return row < rows_ && (words_[row >> 6] >> (row & 63) & 1) != 0; }
+  // The rows inserted, ascending: a candidate list in the order the matrix is laid out,
+  // in time linear in the index's rows / 64 instead of a sort.
+  std::vector<std::uint32_t> rows() const;
   // Looks the id's row up in the index.
   bool is_member(std::int64_t id) const override;
   bool is_member_row(std::uint32_t row, std::int64_t) const override { return contains(row); }
 
  private:
   const VectorIndex* index_;
-  std::vector<bool> bits_;
+  std::size_t rows_;
+  std::vector<std::uint64_t> words_;
 };
 
 }  // namespace homelens::index

@@ -2,7 +2,8 @@
 // style of FAISS's index_factory:
 //   "Flat"              exact float rows (FlatIndex)
 //   "HalfFlat"          half-precision rows, approximate (HalfFlatIndex; CPUs with F16C)
-//   "Refine(BASE)"      BASE rescored exactly by a Flat (RefineIndex), e.g. "Refine(HalfFlat)"
+//   "SQ8Flat"           8-bit rows, approximate with a per-scan bound (SQ8FlatIndex)
+//   "Refine(BASE)"      BASE rescored exactly by a Flat (RefineIndex), e.g. "Refine(SQ8Flat)"
 //   "" or "default"     default_index_spec()
 // Thread safety: the functions are safe to call concurrently.
 #pragma once
@@ -15,8 +16,8 @@
 
 namespace homelens::index {
 
-// "Refine(HalfFlat)" where the CPU has F16C (candidate scans read half the bytes,
-// answers stay exact), else "Flat".
+// "Refine(SQ8Flat)" where the CPU has AVX2, FMA and F16C (candidate scans read a quarter of
+// the bytes, answers stay exact), else "Flat".
 std::string default_index_spec();
 
 // A new empty index of the given dimension. Errors: kInvalidArgument for a spec

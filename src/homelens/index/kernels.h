@@ -19,6 +19,10 @@ void dot_rows(const float* query, const float* base, std::size_t dim, const std:
 // half-precision copy below is only kept where it is fast to read.
 bool has_half_kernels();
 
+// True when the CPU has AVX2, FMA and F16C (the half kernels' set): the 8-bit rows'
+// kernels below run vectorized (they also run without, several times slower).
+bool has_byte_kernels();
+
 // Rounds n floats to IEEE half precision; needs has_half_kernels().
 void to_half(const float* in, std::uint16_t* out, std::size_t n);
 
@@ -38,5 +42,14 @@ void dot_block_half(const float* query, const std::uint16_t* base, std::size_t d
 // rounding moves each product by at most 2^-11 of its size, and the sizes sum to
 // at most 1 (Cauchy-Schwarz); the rest covers float accumulation.
 inline constexpr float kHalfDotError = 1.0f / 2048 + 1e-5f;
+
+// out[j] = sum of query[i] * c[i] over the dim bytes c of row rows[j] of base: the 8-bit
+// rows' gather (SQ8FlatIndex turns it into a score). Rows are read in the order given,
+// each prefetched whole a few rows ahead.
+void dot_rows_u8(const float* query, const std::uint8_t* base, std::size_t dim, const std::uint32_t* rows,
+                 std::size_t m, float* out);
+
+// As dot_rows_u8 over the m consecutive rows starting at base: the whole-index scan.
+void dot_block_u8(const float* query, const std::uint8_t* base, std::size_t dim, std::size_t m, float* out);
 
 }  // namespace homelens::index

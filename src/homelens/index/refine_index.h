@@ -2,7 +2,7 @@
 // search scores everything on the base (cheap), keeps the candidates that can
 // still reach the top k given the base's error bound (within twice the bound of
 // the k-th best), and rescores only those on a FlatIndex. With a base whose bound
-// is proven (HalfFlat) the answers equal an exact scan. Rows are the refine's;
+// is proven (HalfFlat, SQ8Flat) the answers equal an exact scan. Rows are the refine's;
 // a base with rows must number them alike (flat indexes do: same adds, same rows).
 // Thread safety: as VectorIndex.
 #pragma once

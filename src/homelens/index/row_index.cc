@@ -84,13 +84,13 @@ float RowIndex::score_rows(std::span<const float> query, std::span<const std::ui
   const std::size_t n = rows.size();
   if (n >= kSplitScanAt && std::thread::hardware_concurrency() > 1) {
     const std::size_t half = n / 2;
-    std::thread helper([&] { gather(query.data(), rows.data() + half, n - half, out + half); });
-    gather(query.data(), rows.data(), half, out);
+    float second = 0;
+    std::thread helper([&] { second = gather(query.data(), rows.data() + half, n - half, out + half); });
+    const float first = gather(query.data(), rows.data(), half, out);
     helper.join();
-  } else {
-    gather(query.data(), rows.data(), n, out);
+    return std::max(first, second);
   }
-  return error_bound();
+  return gather(query.data(), rows.data(), n, out);
 }
 
 void RowIndex::scan(const float* query, TopK& top, float margin, const IDSelector* selector,

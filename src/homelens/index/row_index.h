@@ -1,6 +1,6 @@
 // What the flat indexes share, whatever a row holds: stable rows for ids, the
 // blocked whole-index scan into a top k, and candidate lists gathered by row.
-// FlatIndex and HalfFlatIndex only say how a row is stored and scored.
+// FlatIndex, HalfFlatIndex and SQ8FlatIndex only say how a row is stored and scored.
 // Thread safety: as VectorIndex.
 #pragma once
 
@@ -26,8 +26,9 @@ class RowIndex : public VectorIndex {
                                      const IDSelector* selector) const override;
   std::optional<std::uint32_t> row_of(std::int64_t id) const override;
   std::size_t row_capacity() const override { return ids_.size(); }
-  // Scores with this index's only kind of score (error_bound() for both passes); a
-  // long list is split over two threads, which together pull more memory bandwidth.
+  // Scores with this index's only kind of score (both passes alike; the bound is the
+  // gather's); a long list is split over two threads, which together pull more memory
+  // bandwidth.
   float score_rows(std::span<const float> query, std::span<const std::uint32_t> rows, float* out,
                    Pass pass) const override;
 
@@ -49,9 +50,10 @@ class RowIndex : public VectorIndex {
   // out[r] = score of row start + r for r < count: the sequential whole-index scan.
   virtual void score_block(const float* query, std::size_t start, std::size_t count,
                            float* out) const = 0;
-  // out[j] = score of row rows[j]: the gather behind candidate lists.
-  virtual void gather(const float* query, const std::uint32_t* rows, std::size_t m,
-                      float* out) const = 0;
+  // out[j] = score of row rows[j]: the gather behind candidate lists. Returns the bound
+  // of these scores' error (at most error_bound() for a unit-length query).
+  virtual float gather(const float* query, const std::uint32_t* rows, std::size_t m,
+                       float* out) const = 0;
 
  private:
   // The blocked scan behind search and search_candidates; near (when given) gets

@@ -1,8 +1,9 @@
 // The vector seam, shaped like FAISS's Index: exact scans now, approximate
 // indexes at scale, all answering the same add/search calls. Implementations:
-// FlatIndex (exact float rows), HalfFlatIndex (half precision, approximate with a
-// stated error bound) and RefineIndex (an approximate base rescored exactly),
-// picked by make_index (index_factory.h).
+// FlatIndex (exact float rows); HalfFlatIndex (half precision) and SQ8FlatIndex (8-bit
+// rows), both approximate with a stated error bound; RefineIndex (an approximate base
+// rescored exactly); AnnIndex (FAISS IVF, ann_index.h). make_index (index_factory.h)
+// picks the exact ones from a spec.
 //
 // Thread safety, for every implementation: const calls may run concurrently;
 // add, remove and reserve need exclusive access (the catalogue's write lock).
@@ -35,7 +36,7 @@ enum class Pass { kFast, kFastPart, kExact };
 class VectorIndex {
  public:
   virtual ~VectorIndex() = default;
-  // The factory spec that makes this kind of index ("Flat", "Refine(HalfFlat)", ...).
+  // The factory spec that makes this kind of index ("Flat", "Refine(SQ8Flat)", ...).
   virtual std::string kind() const = 0;
   virtual std::size_t dim() const = 0;
   virtual std::size_t size() const = 0;
@@ -46,7 +47,7 @@ class VectorIndex {
   // Reserves room for n vectors (avoids regrowth when loading a store).
   virtual void reserve(std::size_t n) = 0;
   // The stored full-precision vector of id; empty for an unknown id or an index that
-  // keeps no float copy (HalfFlat alone).
+  // keeps no float copy (HalfFlat or SQ8Flat alone).
   virtual std::span<const float> vector(std::int64_t id) const = 0;
 
   // The k best by score, best first, ties by smaller id, only ids the selector

@@ -15,12 +15,12 @@ Result<Catalog> Catalog::create(std::size_t dim, std::string_view index_spec) {
   auto index = index::make_index(index_spec, dim);
   if (!index) return index.error();
   // Queries by an indexed photo read its vector back from the index, so a kind
-  // that keeps no float copy (HalfFlat alone) would answer them with nothing.
+  // that keeps no float copy (HalfFlat or SQ8Flat alone) would answer them with nothing.
   auto probe = std::move(index::make_index(index_spec, 1)).value();
   const float one = 1.0f;
   if (!probe->add(0, {&one, 1}) || probe->vector(0).empty())
     return make_error("index \"" + std::string(index_spec) + "\"",
-                      "keeps no float vectors to query by; use Flat or Refine(HalfFlat)",
+                      "keeps no float vectors to query by; use Flat, Refine(HalfFlat) or Refine(SQ8Flat)",
                       ErrorCode::kInvalidArgument);
   return Catalog(std::string(index_spec), std::move(*index));
 }

@@ -57,7 +57,7 @@ class Catalog {
   explicit Catalog(std::size_t dim);
   // An empty catalogue over the index kind index_spec (index_factory.h; "" is the
   // default); errors (kInvalidArgument) name a bad spec or one that keeps no float
-  // vectors (HalfFlat alone). Dimension 0 takes the first photo's.
+  // vectors (HalfFlat or SQ8Flat alone). Dimension 0 takes the first photo's.
   static Result<Catalog> create(std::size_t dim, std::string_view index_spec);
   // Loads every listing and every image embedded with model_id.
   static Result<Catalog> load(store::Store& store, const std::string& model_id,
@@ -131,7 +131,7 @@ struct SimilarQuery {
   bool exclude_same_photo = false;      // drop exact byte-duplicates of the query photo
 };
 
-// The k most similar images by cosine, best first (exact unless the index kind is HalfFlat).
+// The k most similar images by cosine, best first (exact unless the index kind is HalfFlat or SQ8Flat).
 std::vector<index::Hit> similar(const Catalog& catalog, const SimilarQuery& query);
 
 }  // namespace homelens::rank
