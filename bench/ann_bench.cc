@@ -30,6 +30,8 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "homelens/index/ivf_scan.h"
+#include "homelens/index/kernels.h"
 
 namespace {
 
@@ -60,7 +62,7 @@ struct Args {
   std::size_t nlist = 1024;
   std::vector<std::size_t> nprobes{16, 32, 64};
   std::vector<std::size_t> efs{100, 1200};
-  bool skip_hnswlib = false;
+  bool skip_hnswlib = false, skip_pq = false;
 };
 
 // Draws vectors first .. first + count - 1 around the real ones (bench::draw_around).
@@ -115,17 +117,14 @@ void print_row(const std::string& name, double build_s, double bytes_per_vector,
   std::fflush(stdout);
 }
 
-// Exact scores of the candidates over the flat rows, best k.
+// Exact scores of the candidates over the flat rows (AnnIndex's AVX2 kernel), best k.
 std::vector<std::int64_t> rerank(const float* xb, std::size_t dim, const float* q,
                                  const std::vector<idx_t>& cand, std::size_t k) {
   std::vector<std::pair<float, std::int64_t>> s;
   s.reserve(cand.size());
   for (idx_t id : cand) {
     if (id < 0) continue;
-    const float* v = xb + static_cast<std::size_t>(id) * dim;
-    float dot = 0;
-    for (std::size_t j = 0; j < dim; ++j) dot += q[j] * v[j];
-    s.emplace_back(dot, id);
+    s.emplace_back(homelens::index::dot(q, xb + static_cast<std::size_t>(id) * dim, dim), id);
   }
   const std::size_t m = std::min(k, s.size());
   std::partial_sort(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(m), s.end(), std::greater<>());
@@ -149,6 +148,7 @@ int main(int argc, char** argv) {
   app.add_option("--ef", a.efs, "hnswlib efSearch values (one row each)");
   app.add_option("--hnsw-n", a.hnsw_n, "Vectors in the hnswlib peer (0: all; it builds far slower)");
   app.add_flag("--skip-hnswlib", a.skip_hnswlib, "Leave the hnswlib peer out");
+  app.add_flag("--skip-pq", a.skip_pq, "Leave the IVF+PQ alternative out (its training takes about 11 minutes at 1M)");
   CLI11_PARSE(app, argc, argv);
   omp_set_num_threads(a.threads);
 
@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   }
 
   for (const char* kind : {"SQ8", "PQ128"}) {
+    if (a.skip_pq && std::string(kind) == "PQ128") continue;
     omp_set_num_threads(a.threads);
     std::string spec = "IVF" + std::to_string(a.nlist) + "," + kind;
     const double before = rss_bytes();
@@ -223,8 +224,11 @@ int main(int argc, char** argv) {
     const std::size_t train_n = std::min(a.n, a.nlist * 64);
     ivf->train(static_cast<idx_t>(train_n), xb);
     ivf->add(static_cast<idx_t>(a.n), xb);
+    homelens::index::ivf_shrink_to_fit(*ivf);  // as AnnIndex does after a build
     const double build_s = seconds_since(t);
     const double bytes = (rss_bytes() - before) / static_cast<double>(a.n);
+    std::printf("%s structure: %.0f B/vector (codes and ids as allocated, direct map, centroids)\n", spec.c_str(),
+                static_cast<double>(homelens::index::ivf_bytes(*ivf)) / static_cast<double>(a.n));
     omp_set_num_threads(1);
     for (std::size_t nprobe : a.nprobes) {
       faiss::SearchParametersIVF p;
@@ -237,6 +241,17 @@ int main(int argc, char** argv) {
         return rerank(xb, dim, q, i, k);
       });
       print_row(spec + " nprobe " + std::to_string(nprobe) + " +rerank", build_s, bytes, f);
+    }
+    // The same index searched as AnnIndex does: FAISS's lists scanned by the byte kernel
+    // (index/ivf_scan.h), since Debian's FAISS decodes SQ8 with scalar code.
+    if (!homelens::index::ivf_scan_supported(*ivf)) continue;
+    for (std::size_t nprobe : a.nprobes) {
+      auto f = measure(a.queries, dim, queries.data(), truth, [&](const float* q, std::size_t k) {
+        std::vector<idx_t> i;
+        for (const auto& h : homelens::index::ivf_search(*ivf, std::span(q, dim), 2 * k + 64, nprobe)) i.push_back(h.id);
+        return rerank(xb, dim, q, i, k);
+      });
+      print_row(spec + " nprobe " + std::to_string(nprobe) + " HL scan +rerank", build_s, bytes, f);
     }
   }
 

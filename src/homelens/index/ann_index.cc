@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "homelens/index/id_selector.h"
+#include "homelens/index/ivf_scan.h"
 
 namespace homelens::index {
 
@@ -22,14 +23,6 @@ namespace {
 
 using idx_t = faiss::Index::idx_t;
 constexpr char kMagic[8] = {'H', 'L', 'A', 'N', 'N', '0', '0', '1'};
-
-// A HomeLens selector seen through FAISS's interface, so the IVF scan skips what the
-// caller excludes instead of returning it and leaving the answer short.
-struct FaissSelector final : faiss::IDSelector {
-  explicit FaissSelector(const index::IDSelector* s) : sel(s) {}
-  bool is_member(idx_t id) const override { return sel->is_member(id); }
-  const index::IDSelector* sel;
-};
 
 faiss::IndexIVF& ivf_of(faiss::Index& index) { return *faiss::ivflib::extract_index_ivf(&index); }
 
@@ -116,6 +109,7 @@ Status AnnIndex::build() {
     const std::size_t train_n = std::min<std::size_t>(n, nlist * 64);
     ivf->train(static_cast<idx_t>(train_n), data.data());
     ivf->add_with_ids(static_cast<idx_t>(n), data.data(), fids.data());
+    ivf_shrink_to_fit(*ivf);
     ivf_ = std::move(ivf);
   } catch (const faiss::FaissException& e) {
     return make_error("approximate index " + factory, e.what(), ErrorCode::kInternal);
@@ -130,25 +124,19 @@ std::vector<Hit> AnnIndex::search(std::span<const float> query, std::size_t k,
   if (!active()) return exact_->search(query, k, selector);
   if (query.size() != dim() || k == 0) return {};
   const std::size_t want = options_.rerank ? std::max(options_.rerank, k) : 2 * k + 64;
-  auto& ivf = ivf_of(*ivf_);
-  faiss::SearchParametersIVF params;
-  params.nprobe = default_nprobe(ivf.nlist);
-  FaissSelector sel(selector);
-  if (selector) params.sel = &sel;
-  std::vector<float> scores(want);
-  std::vector<idx_t> labels(want);
-  ivf_->search(1, query.data(), static_cast<idx_t>(want), scores.data(), labels.data(), &params);
+  // The selector is applied in the scan, so what the caller excludes does not leave
+  // the answer short.
+  const std::vector<Hit> hits = ivf_search(*ivf_, query, want, default_nprobe(ivf_of(*ivf_).nlist), selector);
   // The SQ8 scores only pick candidates; the answer is scored on the exact rows.
   std::vector<std::uint32_t> rows;
   std::vector<std::int64_t> ids;
   rows.reserve(want);
   ids.reserve(want);
-  for (idx_t id : labels)
-    if (id >= 0)
-      if (auto row = exact_->row_of(id)) {
-        rows.push_back(*row);
-        ids.push_back(id);
-      }
+  for (const Hit& h : hits)
+    if (auto row = exact_->row_of(h.id)) {
+      rows.push_back(*row);
+      ids.push_back(h.id);
+    }
   std::vector<float> exact(rows.size());
   exact_->score_rows(query, rows, exact.data(), Pass::kExact);
   TopK top(k);
@@ -163,15 +151,11 @@ std::vector<std::int64_t> AnnIndex::nearest_ids(std::span<const float> query, st
   // list length, the probed lists hold twice n vectors.
   const std::size_t lists = ivf.nlist;
   const double share = 2.0 * static_cast<double>(n) / static_cast<double>(std::max<std::size_t>(1, ivf_size()));
-  faiss::SearchParametersIVF params;
-  params.nprobe = std::min(lists, std::max(default_nprobe(lists),
-                                           static_cast<std::size_t>(std::ceil(share * static_cast<double>(lists)))));
-  n = std::min(n, ivf_size());
-  std::vector<float> scores(n);
-  std::vector<idx_t> labels(n);
-  ivf_->search(1, query.data(), static_cast<idx_t>(n), scores.data(), labels.data(), &params);
-  std::erase(labels, idx_t{-1});
-  return {labels.begin(), labels.end()};
+  const std::size_t nprobe = std::min(
+      lists, std::max(default_nprobe(lists), static_cast<std::size_t>(std::ceil(share * static_cast<double>(lists)))));
+  std::vector<std::int64_t> out;
+  for (const Hit& h : ivf_search(*ivf_, query, std::min(n, ivf_size()), nprobe)) out.push_back(h.id);
+  return out;
 }
 
 Status AnnIndex::save(const std::string& path, const AnnFileInfo& info) const {
