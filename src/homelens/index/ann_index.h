@@ -34,8 +34,8 @@ namespace homelens::index {
 
 struct AnnOptions {
   std::size_t min_rows = 200000;  // whole-index queries go approximate from this many vectors
-  std::size_t nlist = 0;          // IVF lists; 0: about 4 sqrt(n), at least 39 training rows a list
-  std::size_t nprobe = 0;         // lists scanned a query; 0: nlist / 8, at least 16
+  std::size_t nlist = 0;          // IVF lists; 0: about sqrt(n), at least 39 training rows a list
+  std::size_t nprobe = 0;         // lists scanned a query; 0: nlist / 32, at least 16 (docs/scale.md)
   std::size_t rerank = 0;         // IVF candidates re-ranked exactly; 0: 2k + 64
   // Photos a whole-index recommend takes from the IVF (nearest by cosine) before
   // filtering and scoring them exactly; 0: such recommends scan exactly. Why this
@@ -115,7 +115,7 @@ class AnnIndex final : public VectorIndex {
   void ivf_add(std::int64_t id, std::span<const float> vector);
   void ivf_remove(std::int64_t id);
   std::size_t default_nprobe(std::size_t nlist) const {
-    return options_.nprobe ? options_.nprobe : std::max<std::size_t>(16, nlist / 8);
+    return options_.nprobe ? options_.nprobe : std::max<std::size_t>(16, nlist / 32);
   }
 
   std::unique_ptr<VectorIndex> exact_;
