@@ -101,6 +101,13 @@ TEST(AnnIndex, NearestIdsGoAsDeepAsAsked) {
   }
   EXPECT_GE(found, 20u * 100 * 95 / 100) << "the exact top 100 lie within the nearest 1,000";
   EXPECT_EQ(ann->nearest_ids(q, 2 * kRows).size(), kRows) << "deeper than the index: all of it";
+  // With a selector of half the ids, as deep among those.
+  std::vector<std::int64_t> odd;
+  for (std::int64_t i = 1; i < static_cast<std::int64_t>(kRows); i += 2) odd.push_back(i);
+  IDSelectorBatch only_odd(odd);
+  const auto ids = ann->nearest_ids(q, 1000, &only_odd, odd.size());
+  EXPECT_EQ(ids.size(), 1000u);
+  for (std::int64_t id : ids) EXPECT_EQ(id % 2, 1);
 }
 
 TEST(AnnIndex, SavesAndLoadsWithTheSequenceItCovers) {

@@ -199,9 +199,9 @@ TEST(Recommend, WholeIndexCandidatesComeFromTheApproximateIndexWhenAsked) {
   req.ann_depth = 100000;
   EXPECT_FALSE(recommend(f.catalog, req).approximate) << "no IVF built yet";
   ASSERT_TRUE(ann.build().ok());
-  // Deeper than the index: every listing is a candidate, so the answer is the true top k.
+  // Deeper than the index: the IVF would return every photo, so the exact scan does it.
   RecommendResult r = recommend(f.catalog, req);
-  EXPECT_TRUE(r.approximate);
+  EXPECT_FALSE(r.approximate);
   expect_true_top_k(f, req, titles, r);
   // Shallow: candidates are only the nearest photos' listings, but scored exactly.
   req.ann_depth = 200;
@@ -214,7 +214,17 @@ TEST(Recommend, WholeIndexCandidatesComeFromTheApproximateIndexWhenAsked) {
                                     static_cast<float>(cosine(req.query.vector, f.vectors.at(rec.image_id))), req.scoring);
     EXPECT_NEAR(rec.score, final_score(b, req.scoring.weights), 1e-5);
   }
-  // A filter that leaves 5 listings (L0..L4): fewer than k among the nearest, so the exact scan.
+  // A filter that leaves half the listings: the depth is taken among their photos only,
+  // so the candidates are as many as without a filter, all passing it.
+  req.filters.price_max = 100000 + 1499 * 1000;
+  r = recommend(f.catalog, req);
+  EXPECT_TRUE(r.approximate);
+  EXPECT_GE(r.candidates, 100u) << "200 photos of passing listings, at most 2 a listing";
+  for (const Recommendation& rec : r.results) {
+    ASSERT_TRUE(rec.entry && rec.entry->listing && rec.entry->listing->listing.price);
+    EXPECT_LE(*rec.entry->listing->listing.price, *req.filters.price_max);
+  }
+  // A filter that leaves 5 listings (L0..L4), 10 photos: within the depth, so the exact scan.
   req.filters.price_max = 104000;
   r = recommend(f.catalog, req);
   EXPECT_FALSE(r.approximate);

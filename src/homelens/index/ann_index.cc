@@ -145,17 +145,20 @@ std::vector<Hit> AnnIndex::search(std::span<const float> query, std::size_t k,
   return top.take();
 }
 
-std::vector<std::int64_t> AnnIndex::nearest_ids(std::span<const float> query, std::size_t n) const {
+std::vector<std::int64_t> AnnIndex::nearest_ids(std::span<const float> query, std::size_t n,
+                                                const IDSelector* selector, std::size_t members) const {
   if (!active() || query.size() != dim() || n == 0) return {};
   auto& ivf = ivf_of(*ivf_);
   // A deep query needs more lists than the default probe: enough that, at the mean
-  // list length, the probed lists hold twice n vectors.
+  // list length and the selector's share, the probed lists hold twice n accepted vectors.
   const std::size_t lists = ivf.nlist;
-  const double share = 2.0 * static_cast<double>(n) / static_cast<double>(std::max<std::size_t>(1, ivf_size()));
+  const std::size_t total = std::max<std::size_t>(1, ivf_size());
+  members = members == 0 ? total : std::min(members, total);
+  const double share = 2.0 * static_cast<double>(n) / static_cast<double>(members);
   const std::size_t nprobe = std::min(
       lists, std::max(default_nprobe(lists), static_cast<std::size_t>(std::ceil(share * static_cast<double>(lists)))));
   std::vector<std::int64_t> out;
-  for (const Hit& h : ivf_search(*ivf_, query, std::min(n, ivf_size()), nprobe)) out.push_back(h.id);
+  for (const Hit& h : ivf_search(*ivf_, query, std::min(n, members), nprobe, selector)) out.push_back(h.id);
   return out;
 }
 

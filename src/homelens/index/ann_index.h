@@ -67,9 +67,11 @@ class AnnIndex final : public VectorIndex {
   std::vector<Hit> search(std::span<const float> query, std::size_t k,
                           const IDSelector* selector = nullptr) const override;
   // The ids of about the n vectors nearest query by the IVF's quantized scores, for a
-  // caller that scores them exactly itself (no re-ranking here). Probes enough lists
-  // to hold about 2n vectors. Empty when not active().
-  std::vector<std::int64_t> nearest_ids(std::span<const float> query, std::size_t n) const;
+  // caller that scores them exactly itself (no re-ranking here), only ids the selector
+  // accepts (nullptr: all). Probes enough lists to hold about 2n accepted vectors, given
+  // that `members` of the index's vectors are accepted (0: all). Empty when not active().
+  std::vector<std::int64_t> nearest_ids(std::span<const float> query, std::size_t n,
+                                        const IDSelector* selector = nullptr, std::size_t members = 0) const;
   std::vector<Hit> search_among(std::span<const float> query, std::span<const std::int64_t> ids,
                                 std::size_t k, const IDSelector* selector = nullptr) const override {
     return exact_->search_among(query, ids, k, selector);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -259,15 +260,32 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   } else {
     const auto* ann = req.ann_depth ? dynamic_cast<const index::AnnIndex*>(&index) : nullptr;
     if (ann && ann->active()) {
-      // The listings owning one of the nearest ann_depth photos, then filtered and
-      // scored exactly like the scan below would (by title or every photo).
-      std::unordered_set<const CatalogListing*> near;
-      std::size_t passed = 0;
-      for (std::int64_t id : ann->nearest_ids(req.query.vector, req.ann_depth)) {
-        const CatalogEntry* e = catalog.find(id);
-        if (e && e->listing && near.insert(e->listing).second) passed += add_listing(*e->listing);
+      // With filters, the IVF search only returns photos of listings that pass them, so
+      // the depth is taken among those (a narrow filter does not leave it short).
+      std::optional<index::IDSelectorBitmap> passing;
+      std::size_t members = index.size();
+      if (!req.filters.empty()) {
+        passing.emplace(index);
+        members = 0;
+        for (const auto& [lid, l] : catalog.listings())
+          if (listing_ok(&l))
+            for (std::int64_t id : l.image_ids)
+              if (const CatalogEntry* e = catalog.find(id)) members += passing->insert(e->row);
       }
-      out.approximate = passed >= req.k;
+      // When the depth reaches every photo that passes, the IVF would return them all:
+      // the scan below finds the same candidates without it (and the answer is exact).
+      if (members > req.ann_depth) {
+        // The listings owning one of the nearest ann_depth photos, then filtered and
+        // scored exactly like the scan below would (by title or every photo).
+        std::unordered_set<const CatalogListing*> near;
+        std::size_t passed = 0;
+        for (std::int64_t id : ann->nearest_ids(req.query.vector, req.ann_depth, passing ? &*passing : nullptr,
+                                                members)) {
+          const CatalogEntry* e = catalog.find(id);
+          if (e && e->listing && near.insert(e->listing).second) passed += add_listing(*e->listing);
+        }
+        out.approximate = passed >= req.k;
+      }
     }
     // Too few survived the filters: the scan adds every other listing (rows already
     // added are skipped), so the answer is the exact one.

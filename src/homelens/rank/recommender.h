@@ -55,8 +55,9 @@ struct RecommendRequest {
   // false: a listing is represented by its title photo; true: by its best-scoring photo.
   bool all_photos = false;
   // Whole-index requests only, when the catalogue's index is an active AnnIndex: take
-  // the listings of the ann_depth photos nearest the query from it instead of every
-  // listing, and scan exactly when fewer than k of them pass the filters. 0: exact.
+  // the listings of the ann_depth photos nearest the query among the photos of listings
+  // that pass the filters from it, instead of every listing; scan exactly when no more
+  // than ann_depth photos pass, or fewer than k listings come back. 0: exact.
   std::size_t ann_depth = 0;
   // Skip the cosine of candidates whose class and tag parts cannot reach the top k even
   // with visual = 1 (the answer is the same; false only to check that, or to measure it).
