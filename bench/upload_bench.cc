@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_option("--photos-per-listing", per_listing, "Synthetic photos per listing")->capture_default_str();
   app.add_option("--rounds", rounds, "Timed rounds per stage")->capture_default_str();
   app.add_option("--backend", backend, "Model backend: auto, onednn or opencv")->capture_default_str();
+  bool wide_when_idle = true;
+  app.add_option("--wide-when-idle", wide_when_idle, "The engine embeds an upload on every core when idle")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
     engine::EngineOptions eo;
     eo.db = db;
     eo.spec = spec;
+    eo.wide_when_idle = wide_when_idle;
     auto engine = must(engine::Engine::open(eo), "engine");
     if (auto st = engine->load(); !st) throw std::runtime_error(st.message());
 
