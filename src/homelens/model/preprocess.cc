@@ -4,6 +4,10 @@
 #include <cmath>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <opencv2/imgproc.hpp>
 
 namespace homelens::model {
@@ -69,6 +73,16 @@ cv::Size resized_size(const cv::Mat& rgb, const InputSpec& spec) {
           std::max(spec.height, static_cast<int>(std::lround(rgb.rows * s)))};
 }
 
+// v rounded half to even as OpenCV's saturate_cast rounds (cvRound), inline: std::nearbyint is
+// a libm call, one per value.
+inline int round_even(float v) {
+#if defined(__SSE2__)
+  return _mm_cvtss_si32(_mm_set_ss(v));
+#else
+  return static_cast<int>(std::lrintf(v));
+#endif
+}
+
 // resize_and_crop + write_planes in one pass over only the source pixels the crop covers:
 // rows first (contiguous, so vectorized) into one float row, then the columns straight into
 // the planes. Pixels are rounded to 8 bits as resize's are, so the blob is the two-step one.
@@ -100,7 +114,7 @@ void fused_area_planes(const cv::Mat& rgb, const InputSpec& spec, cv::Size resiz
       for (int k = 0; k < taps; ++k)
         for (int c = 0; c < 3; ++c) sum[c] += w[k] * a[3 * k + c];
       for (int c = 0; c < 3; ++c) {
-        const float v = std::clamp(std::nearbyint(sum[c]), 0.0f, 255.0f);
+        const float v = std::clamp(static_cast<float>(round_even(sum[c])), 0.0f, 255.0f);
         out[norm.plane_of[c] * plane + x] = v * norm.mul[c] + norm.add[c];
       }
     }
