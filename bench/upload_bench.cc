@@ -107,7 +107,9 @@ int main(int argc, char** argv) {
                 decode_ms, decoded.rgb.cols, decoded.rgb.rows, hash_ms, pre_ms, embed_ms, embed_ms - pre_ms,
                 scan_ms);
     std::printf("preprocess+forward on %d threads: %.2f ms\n", cores, wide_ms);
-    std::printf("recommend for the upload, k=10, through the engine: %.2f ms\n", whole_ms);
+    auto stats = must(engine->stats(), "stats");
+    std::printf("recommend for the upload, k=10, through the engine: %.2f ms (%llu of %d uploads embedded on %d threads)\n",
+                whole_ms, static_cast<unsigned long long>(stats.wide_embeds), rounds + 2, cores);
     fs::remove_all(tmp);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());

@@ -153,6 +153,24 @@ TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
   }
 }
 
+// An upload on an idle server runs its network on every core (engine's wide_when_idle):
+// the embedding is the one-thread one, for both specs.
+TEST(Embedder, TwoThreadsGiveTheOneThreadEmbedding) {
+  for (const char* id : {"mobilenetv2-torchvision-imagenet", "mobilenetv2-keras-imagenet"}) {
+    const auto spec = spec_for(id);
+    auto one = model::Embedder::open(spec, {1, true});
+    auto two = model::Embedder::open(spec, {2, true});
+    ASSERT_TRUE(one.ok() && two.ok());
+    for (const char* name : {"59_frontal.jpg", "3_bathroom.jpg"}) {
+      const cv::Mat photo = load(testing::houses_dir() / "images" / name);
+      auto a = one->embed({photo});
+      auto b = two->embed({photo});
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_GT(model::dot((*a)[0].vector, (*b)[0].vector), 0.99999f) << id << " " << name;
+    }
+  }
+}
+
 TEST(ModelSpec, UnknownSpecAndMissingModelFileAreClearErrors) {
   auto missing = model::find_model_spec("no-such-model", (shared_dir() / "models").string());
   ASSERT_FALSE(missing.ok());

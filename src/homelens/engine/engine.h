@@ -42,10 +42,11 @@ struct EngineOptions {
   tags::Tagger tagger;             // tags new photos; may be empty
   int embedders = 1;               // networks for photos embedded on the query path (uploads)
   int threads_per_embedder = 0;    // threads inside one of them; 0 = the backend's (oneDNN: one)
-  // An upload embedded while no other query or upload is under way runs its forward on every
-  // usable core (oneDNN only: the one runtime whose thread count is per network), a third
-  // less latency on 2 cores; under load the single-thread networks above serve, since a
-  // team of threads stalls whenever one of its cores is taken.
+  // An upload embedded while no other query or upload is under way and no other thread on the
+  // machine is runnable runs its forward on every usable core (oneDNN only: the one runtime
+  // whose thread count is per network), half the forward's latency on 2 cores; otherwise the
+  // single-thread networks above serve, since a team of threads stalls whenever one of its
+  // cores is taken.
   bool wide_when_idle = true;
   image::DecodeOptions decode;     // limits for photos given as bytes
   // Memory that photos being decoded on the query path (uploads) may hold at once,
