@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_util.h"
+#include "synthetic_db.h"
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -31,6 +32,7 @@ using nlohmann::json;
 using namespace homelens;
 
 using bench::listing_name;
+using bench::make_synthetic_db;
 using bench::percentile;
 
 namespace {
@@ -40,54 +42,6 @@ double rss_mb() {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
   return 0;
-}
-
-// A table of `listings` listings with `per_listing` photos of random unit embeddings and tags.
-void make_synthetic_db(const std::string& path, int listings, int per_listing, const std::string& model_id) {
-  auto store = store::open_store(path);
-  if (!store) throw std::runtime_error(store.message());
-  std::mt19937 rng(1);
-  std::normal_distribution<float> g;
-  std::uniform_real_distribution<double> u(0, 1);
-  const char* styles[] = {"spanish", "ranch", "traditional", "contemporary", "other"};
-  const char* stories[] = {"1", "2", "3"};
-  store::WriteBatch batch;
-  for (int l = 0; l < listings; ++l) {
-    store::Listing li;
-    li.id = listing_name(l);
-    li.price = 100000 + 900000 * u(rng);
-    li.beds = 1 + static_cast<int>(5 * u(rng));
-    li.baths = 1 + static_cast<int>(3 * u(rng));
-    li.area = 800 + 3000 * u(rng);
-    li.zip = std::to_string(90000 + static_cast<int>(9999 * u(rng)));
-    batch.listings.push_back(li);
-    for (int p = 0; p < per_listing; ++p) {
-      store::Photo ph;
-      ph.sha256 = li.id + "-" + std::to_string(p);
-      ph.model_id = model_id;
-      ph.width = 640;
-      ph.height = 480;
-      ph.embedding.resize(1280);
-      for (auto& x : ph.embedding) x = std::abs(g(rng));
-      model::l2_normalize(ph.embedding);
-      ph.tags.front = static_cast<float>(p == 0 ? 0.9 : 0.05);
-      ph.tags.style = styles[rng() % 5];
-      ph.tags.stories = stories[rng() % 3];
-      ph.tags.heads_id = "synthetic";
-      store::Image im;
-      im.listing_id = li.id;
-      im.source = ph.sha256 + ".jpg";
-      im.sha256 = ph.sha256;
-      im.photo_order = p;
-      im.is_title = p == 0;
-      batch.photos.push_back(std::move(ph));
-      batch.images.push_back(std::move(im));
-    }
-    if (batch.images.size() >= 2000 || l + 1 == listings) {
-      if (auto st = (*store)->write(batch); !st) throw std::runtime_error(st.message());
-      batch = {};
-    }
-  }
 }
 
 }  // namespace
@@ -165,12 +119,8 @@ int main(int argc, char** argv) {
               server_ms.size(), percentile(server_ms, 0.5), percentile(server_ms, 0.99),
               percentile(client_ms, 0.5), percentile(client_ms, 0.99));
 
-  cv::Mat img = cv::imread(photo);
-  const double s = 1024.0 / std::max(img.cols, img.rows);
-  cv::resize(img, img, cv::Size(), s, s, cv::INTER_CUBIC);
-  std::vector<uchar> jpeg;
-  cv::imencode(".jpg", img, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
-  const std::string jpeg_bytes(jpeg.begin(), jpeg.end());
+  cv::Mat img;
+  const std::string jpeg_bytes = bench::upload_jpeg(photo, img);
   server_ms.clear();
   client_ms.clear();
   for (int i = 0; i < 60; ++i) {

@@ -6,9 +6,12 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "homelens/core/cpu.h"
+#include "homelens/engine/engine.h"
 #include "homelens/model/embedding.h"
 #include "homelens/model/model_spec.h"
 #include "homelens/rank/catalog.h"
@@ -192,6 +195,46 @@ TEST_F(HousesIndex, UnknownImageIdIsAClearError) {
   auto r = run_command(bin() + " similar --db " + shell_quote(*db_) + " --image-id 999999");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("999999"), std::string::npos) << r.err;
+}
+
+// An upload on an idle server may run its network on every core; the answer is the one a
+// busy server (one core per upload) gives: same listings, same order, scores equal to float
+// noise. (Whether the machine is idle is not the test's to decide: other tests may run.)
+TEST_F(HousesIndex, AnUploadGetsTheSameAnswerOnEveryCoreAsOnOne) {
+  auto spec = model::find_model_spec(model::kDefaultModelId, (testing::shared_dir() / "models").string());
+  ASSERT_TRUE(spec.ok()) << spec.message();
+  auto bytes = image::read_file((testing::houses_dir() / "images/59_frontal.jpg").string(), 64u << 20);
+  ASSERT_TRUE(bytes.ok()) << bytes.message();
+  std::vector<std::vector<engine::RecommendItem>> answers;
+  for (bool wide : {true, false}) {
+    engine::EngineOptions o;
+    o.db = *db_;
+    o.spec = *spec;
+    o.refresh_seconds = 0;
+    o.wide_when_idle = wide;
+    auto e = engine::Engine::open(o);
+    ASSERT_TRUE(e.ok()) << e.message();
+    engine::QuerySpec q;
+    q.bytes = *bytes;
+    rank::RecommendRequest request;
+    request.k = 10;
+    auto answer = (*e)->recommend(q, request);
+    ASSERT_TRUE(answer.ok()) << answer.message();
+    answers.push_back(answer->results);
+    auto stats = (*e)->stats();
+    ASSERT_TRUE(stats.ok());
+    const bool cores_to_share = wide && usable_cores() > 1 && spec->backend != "opencv";
+    EXPECT_LE(stats->wide_embeds, cores_to_share ? 1u : 0u) << "wide_when_idle " << wide;
+  }
+  ASSERT_EQ(answers[0].size(), 10u);
+  ASSERT_EQ(answers[0].size(), answers[1].size());
+  for (std::size_t i = 0; i < answers[0].size(); ++i) {
+    EXPECT_EQ(answers[0][i].listing_id, answers[1][i].listing_id) << "rank " << i;
+    EXPECT_NEAR(answers[0][i].score, answers[1][i].score, 1e-5) << "rank " << i;
+  }
+  // The upload is a copy of listing 59's front photo, which listing 72 also has.
+  const std::set<std::string> top2 = {answers[0][0].listing_id, answers[0][1].listing_id};
+  EXPECT_EQ(top2, (std::set<std::string>{"59", "72"}));
 }
 
 }  // namespace

@@ -110,7 +110,8 @@ TEST(DecodeBudget, ReducedJpegDecodesCostLessThanFullOnes) {
   EXPECT_LT(estimate_decode_bytes(jpeg, reduced, as_view(baseline)),
             estimate_decode_bytes(jpeg, reduced, as_view(progressive)))
       << "a progressive JPEG holds its whole coefficient image";
-  EXPECT_EQ(estimate_decode_bytes(jpeg, reduced), estimate_decode_bytes(jpeg, reduced, as_view(progressive)));
+  EXPECT_GE(estimate_decode_bytes(jpeg, reduced), estimate_decode_bytes(jpeg, reduced, as_view(progressive)))
+      << "without its bytes a JPEG is the costliest kind";
   EXPECT_LT(estimate_decode_bytes(ImageHeader{"png", 640, 480}, {}),
             estimate_decode_bytes(ImageHeader{"png", 6400, 4800}, {}));
 }

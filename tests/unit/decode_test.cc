@@ -189,6 +189,36 @@ TEST(DecodeTest, ExifOrientationSurvivesReducedScaleDecode) {
   EXPECT_TRUE(near_rgb(corner(img, "tr", 32), kRed, 12));
 }
 
+// JPEGs decode straight to RGB through libjpeg, faster than OpenCV's decoder and to exactly
+// its pixels (the same library and settings): house photos at every DCT scale, a greyscale
+// one, EXIF-turned ones at full and reduced scale.
+TEST(DecodeTest, JpegPixelsAreExactlyOpenCvsAtEveryScaleAndOrientation) {
+  std::vector<std::pair<std::string, std::string>> cases;  // name, bytes
+  for (const char* name : {"1_frontal.jpg", "2_kitchen.jpg", "59_frontal.jpg", "7_bedroom.jpg"})
+    cases.emplace_back(name, read_bytes(photo_path(name)));
+  cv::Mat grey = cv::imread(photo_path(kFrontal).string(), cv::IMREAD_GRAYSCALE);
+  cases.emplace_back("grey.jpg", encode_image(grey, ".jpg", {cv::IMWRITE_JPEG_QUALITY, 90}));
+  for (int o : {3, 6, 8}) cases.emplace_back("exif.jpg", testing::with_jpeg_exif_orientation(frontal_with_red_corner(), o));
+  for (const auto& [name, bytes] : cases) {
+    const DecodedImage full = decode_ok(bytes, name);
+    for (int denom : {1, 2, 4, 8}) {
+      DecodeOptions opts;
+      opts.min_shorter_side = std::min(full.width, full.height) / denom;  // exactly this scale
+      const DecodedImage img = decode_ok(bytes, name, opts);
+      ASSERT_EQ(img.scale_denom, denom) << name;
+      const int flag = denom == 1 ? cv::IMREAD_COLOR
+                       : denom == 2 ? cv::IMREAD_REDUCED_COLOR_2
+                       : denom == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                                    : cv::IMREAD_REDUCED_COLOR_8;
+      cv::Mat bgr = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data())), flag);
+      cv::Mat rgb;
+      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+      ASSERT_EQ(img.rgb.size(), rgb.size()) << name << " 1/" << denom;
+      EXPECT_EQ(max_diff(img.rgb, rgb), 0) << name << " 1/" << denom;
+    }
+  }
+}
+
 TEST(DecodeTest, ExifOrientationInPngIsApplied) {
   cv::Mat bgr(40, 60, CV_8UC3, cv::Scalar(200, 200, 200));
   bgr(cv::Rect(0, 0, 10, 10)).setTo(cv::Scalar(0, 0, 255));

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include <opencv2/imgproc.hpp>
+
 #include "homelens/image/decode.h"
 #include "homelens/model/embedder.h"
 #include "homelens/model/embedding.h"
+#include "homelens/model/preprocess.h"
 #include "support/testing.h"
 
 namespace homelens {
@@ -99,6 +102,71 @@ TEST(Embedder, SamePhotoGivesTheSameEmbeddingAcrossRunsAndBatchSizes) {
         for (std::size_t d = 0; d < a.size(); ++d) max_diff = std::max(max_diff, std::fabs(a[d] - c[d]));
         EXPECT_LT(max_diff, 1e-5f) << "photo " << b + i << " batch " << batch;
       }
+    }
+  }
+}
+
+// How far the one-pass network input (model::write_input) is from resize_and_crop then
+// write_planes: the largest difference in 8-bit levels and the share of values that differ.
+struct InputDiff {
+  double max_levels = 0;
+  double share_differing = 0;
+};
+
+InputDiff input_diff(const cv::Mat& rgb, const model::InputSpec& in) {
+  const int n = 3 * in.width * in.height;
+  std::vector<float> fused(n), two_step(n);
+  model::write_input(rgb, in, fused.data());
+  model::write_planes(model::resize_and_crop(rgb, in), in, two_step.data());
+  InputDiff d;
+  const int plane = in.width * in.height;
+  int differing = 0;
+  for (int i = 0; i < n; ++i) {
+    const double level = in.scale / in.std[i / plane];  // one 8-bit step in this plane
+    const double levels = std::fabs(fused[i] - two_step[i]) / level;
+    d.max_levels = std::max(d.max_levels, levels);
+    if (levels > 1e-3) ++differing;
+  }
+  d.share_differing = static_cast<double>(differing) / n;
+  return d;
+}
+
+// The network sees the pixels it always saw: the fused resize+crop+normalize gives the
+// two-step blob (at most one 8-bit level off where float sums round the other way) on
+// house photos at full and reduced decode scale, a large photo and a small one (enlarged).
+TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
+  for (const char* id : {"mobilenetv2-torchvision-imagenet", "mobilenetv2-keras-imagenet"}) {
+    const model::InputSpec in = spec_for(id).input;
+    std::vector<cv::Mat> images;
+    for (int h = 1; h <= 20; ++h) images.push_back(load(testing::houses_dir() / "images" / (std::to_string(h) + "_frontal.jpg")));
+    const cv::Mat house = images.front();
+    cv::Mat big, small, half;
+    cv::resize(house, big, cv::Size(1531, 1017), 0, 0, cv::INTER_CUBIC);
+    cv::resize(house, small, cv::Size(200, 150), 0, 0, cv::INTER_AREA);
+    cv::resize(house, half, cv::Size(320, 240), 0, 0, cv::INTER_AREA);
+    images.insert(images.end(), {big, small, half, house.t()});
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const InputDiff d = input_diff(images[i], in);
+      EXPECT_LE(d.max_levels, 1.001) << id << " image " << i << " " << images[i].cols << "x" << images[i].rows;
+      EXPECT_LT(d.share_differing, 0.001) << id << " image " << i;
+    }
+  }
+}
+
+// An upload on an idle server runs its network on every core (engine's wide_when_idle):
+// the embedding is the one-thread one, for both specs.
+TEST(Embedder, TwoThreadsGiveTheOneThreadEmbedding) {
+  for (const char* id : {"mobilenetv2-torchvision-imagenet", "mobilenetv2-keras-imagenet"}) {
+    const auto spec = spec_for(id);
+    auto one = model::Embedder::open(spec, {1, true});
+    auto two = model::Embedder::open(spec, {2, true});
+    ASSERT_TRUE(one.ok() && two.ok());
+    for (const char* name : {"59_frontal.jpg", "3_bathroom.jpg"}) {
+      const cv::Mat photo = load(testing::houses_dir() / "images" / name);
+      auto a = one->embed({photo});
+      auto b = two->embed({photo});
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_GT(model::dot((*a)[0].vector, (*b)[0].vector), 0.99999f) << id << " " << name;
     }
   }
 }

@@ -213,7 +213,7 @@ void add_index_command(CLI::App& app) {
   cmd->add_option("--workers", a->workers, "Parallel decode+inference workers (default: one per core)");
   cmd->add_option("--threads", a->threads, "Threads inside one inference (default 1: workers parallelize)")
       ->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Photos per inference batch")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Photos per pipeline chunk and OpenCV DNN batch (oneDNN runs one photo a forward, faster)")->capture_default_str();
   cmd->add_option("--commit-every", a->commit_every, "Photos per transaction")->capture_default_str();
   cmd->add_option("--limit", a->limit, "Index only the first N photos of the source");
   cmd->add_option("--max-bytes", a->max_bytes, "Refuse photo files larger than this")->capture_default_str();

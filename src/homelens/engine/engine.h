@@ -41,7 +41,13 @@ struct EngineOptions {
   model::ModelSpec spec;
   tags::Tagger tagger;             // tags new photos; may be empty
   int embedders = 1;               // networks for photos embedded on the query path (uploads)
-  int threads_per_embedder = 0;    // threads inside one of them; 0 = the runtime's default (all cores)
+  int threads_per_embedder = 0;    // threads inside one of them; 0 = the backend's (oneDNN: one)
+  // An upload embedded while no other query or upload is under way and no other thread on the
+  // machine is runnable runs its forward on every usable core (oneDNN only: the one runtime
+  // whose thread count is per network), half the forward's latency on 2 cores; otherwise the
+  // single-thread networks above serve, since a team of threads stalls whenever one of its
+  // cores is taken.
+  bool wide_when_idle = true;
   image::DecodeOptions decode;     // limits for photos given as bytes
   // Memory that photos being decoded on the query path (uploads) may hold at once,
   // estimated from their headers; a photo that does not fit now is refused with
@@ -175,6 +181,7 @@ struct EngineStats {
   std::uint64_t ann_loads = 0;      // times it was loaded from its file instead
   std::uint64_t ann_replayed = 0;   // changes replayed onto a loaded IVF to catch up
   std::uint64_t ann_recommends = 0; // recommends answered from the approximate index's candidates
+  std::uint64_t wide_embeds = 0;    // uploads embedded on every core (EngineOptions::wide_when_idle)
   bool tags = false;
 };
 
@@ -234,9 +241,9 @@ class Engine {
   Status ensure_loaded();
   Status ensure_pool();
   Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector);
-  // Decodes (within the decode budget), embeds, tags and codes one photo through
-  // ingest's prepare steps, as the batch pipeline does.
-  Result<store::Photo> prepare(const std::string& bytes, const std::string& name);
+  // Decodes (within the decode budget), embeds, tags and (when `code`: for storing) codes one
+  // photo through ingest's prepare steps, as the batch pipeline does.
+  Result<store::Photo> prepare(const std::string& bytes, const std::string& name, bool code);
   ListingView listing_view(const rank::CatalogListing& l, bool with_images) const;
   void refresh_loop();
   // Puts the approximate index over cat's exact one (once it has a dimension) and,
@@ -270,6 +277,12 @@ class Engine {
   std::vector<std::unique_ptr<model::Embedder>> pool_;
   int min_decode_side_ = 0;  // the model's, for reduced-scale JPEG decoding
   bool pool_made_ = false;
+  // One network with a thread per usable core, for an upload when nothing else runs (null
+  // when off, on one core, or not oneDNN); busy_ counts the queries and uploads under way.
+  std::unique_ptr<model::Embedder> wide_;
+  std::mutex wide_mu_;
+  std::atomic<int> busy_{0};
+  std::atomic<std::uint64_t> wide_embeds_{0};
 
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <csetjmp>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <jpeglib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <optional>
@@ -372,6 +374,57 @@ Result<RawHeader> parse_header(std::string_view b, const std::string& name) {
   return make_error(name, "unsupported or unrecognised image format");
 }
 
+// libjpeg's fatal errors leave through longjmp; its warnings (damaged data it patches over,
+// as OpenCV's decoder lets it) stay quiet.
+struct JpegErrors {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr cinfo) {
+  std::longjmp(reinterpret_cast<JpegErrors*>(cinfo->err)->jump, 1);
+}
+
+void jpeg_silent(j_common_ptr, int) {}
+
+// Decodes a JPEG of 1 to 3 components at 1/denom scale straight to RGB with libjpeg, the
+// library and settings behind OpenCV's decoder (which asks it for RGB too, then swaps to
+// BGR, which we swapped back): the same pixels in about two thirds of the time at reduced
+// scale. False, `out` empty, for CMYK and YCCK (OpenCV converts those) and on a libjpeg
+// error, where OpenCV's path then names what is wrong as it always did.
+bool decode_jpeg_rgb(std::string_view bytes, int denom, cv::Mat& out) {
+  jpeg_decompress_struct cinfo;
+  JpegErrors err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  err.mgr.emit_message = jpeg_silent;
+  // Nothing with a destructor is made between here and a longjmp.
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    out.release();
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.num_components == 4) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = static_cast<unsigned>(denom);
+  cinfo.out_color_space = JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  out.create(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), CV_8UC3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out.ptr<unsigned char>(static_cast<int>(cinfo.output_scanline));
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
 // Same steps as OpenCV's ApplyExifOrientation, for the decodes where OpenCV skips it.
 void apply_orientation(cv::Mat& m, int orientation) {
   switch (orientation) {
@@ -521,16 +574,19 @@ Result<DecodedImage> decode_impl(std::string_view bytes, const std::string& name
   const cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U,
                     const_cast<char*>(bytes.data()));  // NOLINT
   const std::string cannot = std::string("could not decode ") + format_display(format) + " data";
-  cv::Mat raw;
-  try {
-    raw = cv::imdecode(buf, flags);
-  } catch (const cv::Exception& e) {
-    return make_error(name, cannot + " (" + e.err + ")");
+  cv::Mat raw, rgb;
+  if (format == Format::kJpeg && decode_jpeg_rgb(bytes, denom, rgb)) {
+    apply_orientation(rgb, orientation);
+  } else {
+    try {
+      raw = cv::imdecode(buf, flags);
+    } catch (const cv::Exception& e) {
+      return make_error(name, cannot + " (" + e.err + ")");
+    }
+    if (raw.empty()) return make_error(name, cannot + " (corrupt or truncated)");
+    if (orient_ourselves) apply_orientation(raw, orientation);
+    rgb = to_rgb8(raw);
   }
-  if (raw.empty()) return make_error(name, cannot + " (corrupt or truncated)");
-  if (orient_ourselves) apply_orientation(raw, orientation);
-
-  cv::Mat rgb = to_rgb8(raw);
   if (rgb.empty() && flags == cv::IMREAD_UNCHANGED) {
     // Float, signed or many-channel TIFF: let OpenCV reduce it to 8-bit BGR by its own rules.
     raw.release();

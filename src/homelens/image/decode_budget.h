@@ -17,7 +17,8 @@ namespace homelens::image {
 // (full-size pixels, the DCT-reduced JPEG output, conversion and rotation copies, libjpeg's
 // progressive coefficient buffers), calibrated against measured peaks (decode_budget.cc).
 // `bytes` (the photo, or at least its headers) tells a progressive JPEG, which holds its whole
-// coefficient image, from a baseline one; without them a JPEG is assumed progressive.
+// coefficient image, from a baseline one, and a CMYK/YCCK one (decoded through OpenCV, with
+// more copies) from the others; without them a JPEG is assumed progressive and CMYK.
 std::uint64_t estimate_decode_bytes(const ImageHeader& header, const DecodeOptions& options,
                                     std::string_view bytes = {});
 

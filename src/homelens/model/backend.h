@@ -32,6 +32,9 @@ class ModelBackend {
   // Runs an N x 3 x H x W blob (model::make_blob). Not thread-safe: use one
   // backend per thread.
   virtual Result<ModelOutputs> forward(const cv::Mat& blob) = 0;
+  // The most images one forward() should be given for speed (callers split larger blobs);
+  // 0: no limit.
+  virtual int best_batch() const { return 0; }
 };
 
 // Creates the backend spec.backend names: "opencv" (OpenCV DNN, ONNX and Caffe),

@@ -27,17 +27,23 @@ Result<std::vector<Embedding>> Embedder::embed(const std::vector<cv::Mat>& rgb_i
   const auto t0 = clock::now();
   cv::Mat blob = make_blob(rgb_images, spec().input);
   const auto t1 = clock::now();
-  auto out = backend_->forward(blob);
-  if (!out) return out.error();
   const int n = static_cast<int>(rgb_images.size());
+  const int step = backend_->best_batch() > 0 ? std::min(n, backend_->best_batch()) : n;
   result.resize(n);
-  for (int i = 0; i < n; ++i) {
-    const float* e = out->embeddings.ptr<float>(i);
-    result[i].vector.assign(e, e + out->embeddings.cols);
-    l2_normalize(result[i].vector);
-    if (!out->probabilities.empty()) {
-      const float* p = out->probabilities.ptr<float>(i);
-      result[i].probabilities.assign(p, p + out->probabilities.cols);
+  for (int b = 0; b < n; b += step) {
+    const int m = std::min(step, n - b);
+    int dims[4] = {m, blob.size[1], blob.size[2], blob.size[3]};
+    const cv::Mat part(4, dims, CV_32F, blob.ptr<float>() + static_cast<std::size_t>(b) * blob.step[0] / sizeof(float));
+    auto out = backend_->forward(part);
+    if (!out) return out.error();
+    for (int i = 0; i < m; ++i) {
+      const float* e = out->embeddings.ptr<float>(i);
+      result[b + i].vector.assign(e, e + out->embeddings.cols);
+      l2_normalize(result[b + i].vector);
+      if (!out->probabilities.empty()) {
+        const float* p = out->probabilities.ptr<float>(i);
+        result[b + i].probabilities.assign(p, p + out->probabilities.cols);
+      }
     }
   }
   if (times) {

@@ -27,6 +27,8 @@ class Embedder {
   static Result<Embedder> open(const ModelSpec& spec, const BackendOptions& options = {});
 
   const ModelSpec& spec() const { return backend_->spec(); }
+  // The runtime computing it ("onednn", "opencv").
+  const char* backend_name() const { return backend_->name(); }
   // Embeds a batch; the result for image i does not depend on the batch it ran in.
   // When times is given, adds this call's preprocess and forward seconds to it.
   Result<std::vector<Embedding>> embed(const std::vector<cv::Mat>& rgb_images,

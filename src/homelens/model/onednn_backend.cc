@@ -239,6 +239,10 @@ class OneDnnBackend final : public ModelBackend {
 
   const ModelSpec& spec() const override { return spec_; }
   const char* name() const override { return "onednn"; }
+  // One image a forward: its activations stay in cache, where a batch's stream through memory.
+  // Measured per image on one thread, MobileNetV2: batch 1 7.8 ms, 4 8.0, 16 9.5 alone; with
+  // a second network running beside it (two index workers on 2 cores) 17.4, 19.5 and 21.2.
+  int best_batch() const override { return 1; }
 
   // oneDNN fixes a primitive's thread count when it is created, so this runs before
   // plans are built as well as before each forward.

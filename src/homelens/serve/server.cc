@@ -324,6 +324,7 @@ Status load_server_config(const std::string& path, ServerConfig& cfg) {
     cfg.threads = j.value("threads", cfg.threads);
     cfg.engine.refresh_seconds = j.value("refresh_seconds", cfg.engine.refresh_seconds);
     cfg.engine.embedders = j.value("embedders", cfg.engine.embedders);
+    cfg.engine.wide_when_idle = j.value("wide_when_idle", cfg.engine.wide_when_idle);
     cfg.engine.index = j.value("index", cfg.engine.index);
     cfg.engine.ann.min_rows = j.value("ann_min_rows", cfg.engine.ann.min_rows);
     cfg.engine.ann.recommend_depth = j.value("ann_recommend_depth", cfg.engine.ann.recommend_depth);
