@@ -84,6 +84,21 @@ class Catalog {
   // table with the next lookups' memory prefetched, so a list of thousands of ids
   // costs little more than its memory traffic.
   void find_listings(std::span<const std::string> ids, std::vector<const CatalogListing*>& out) const;
+  // Calls f(listing) for every listing, in no order, with the next listings and their
+  // title rows' hot fields prefetched: a whole-index request visits every listing, and
+  // map nodes lie anywhere in memory.
+  template <typename F>
+  void for_each_listing(F&& f) const {
+    constexpr std::size_t kListingAhead = 16, kHotAhead = 8;
+    const std::size_t n = slots_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kListingAhead < n && slots_[i + kListingAhead].listing) __builtin_prefetch(slots_[i + kListingAhead].listing);
+      if (i + kHotAhead < n)
+        if (const CatalogListing* ahead = slots_[i + kHotAhead].listing; ahead && ahead->title_row >= 0)
+          __builtin_prefetch(&hot_[static_cast<std::size_t>(ahead->title_row)]);
+      if (slots_[i].listing) f(*slots_[i].listing);
+    }
+  }
 
   // Adds or replaces one image (its listing must have been put first, or is created bare).
   Status put(const store::Image& image, const store::Photo& photo);

@@ -267,10 +267,11 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       if (!req.filters.empty()) {
         passing.emplace(index);
         members = 0;
-        for (const auto& [lid, l] : catalog.listings())
+        catalog.for_each_listing([&](const CatalogListing& l) {
           if (listing_ok(&l))
             for (std::int64_t id : l.image_ids)
               if (const CatalogEntry* e = catalog.find(id)) members += passing->insert(e->row);
+        });
       }
       // When the depth reaches every photo that passes, the IVF would return them all:
       // the scan below finds the same candidates without it (and the answer is exact).
@@ -291,7 +292,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     // added are skipped), so the answer is the exact one.
     if (!out.approximate) {
       rows.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
-      for (const auto& [lid, l] : catalog.listings()) add_listing(l);
+      catalog.for_each_listing(add_listing);
     }
   }
   const std::size_t n = rows.size();
