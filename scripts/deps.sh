@@ -3,8 +3,8 @@
 HOMELENS_BUILD_PACKAGES="g++ cmake ninja-build pkg-config libopencv-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libssl-dev libopenblas-dev libcpp-httplib-dev libtbb-dev sqlite3
   libpqxx-dev postgresql libdnnl-dev libonnx-dev libprotobuf-dev libfaiss-dev libopenmpi-dev openmpi-bin
-  libpugixml-dev"
-HOMELENS_TEST_PACKAGES="libgtest-dev libbenchmark-dev libjpeg-dev python3-opencv python3-numpy wrk
+  libpugixml-dev libjpeg-dev"
+HOMELENS_TEST_PACKAGES="libgtest-dev libbenchmark-dev python3-opencv python3-numpy wrk
   chromium libhnswlib-dev"
 
 homelens_install_packages() {
