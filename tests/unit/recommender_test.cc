@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -35,6 +37,15 @@ store::Tags random_tags(std::mt19937& rng) {
   t.stories = stories[rng() % 3];
   t.room = rng() % 2 ? "front" : "kitchen";
   return t;
+}
+
+// A request for a random unit query with random tags.
+RecommendRequest random_request(std::mt19937& rng, std::size_t k) {
+  RecommendRequest req;
+  req.query.vector = random_unit(rng);
+  req.query.tags = random_tags(rng);
+  req.k = k;
+  return req;
 }
 
 // A catalogue of `listings` listings with two photos each; vectors kept for the reference.
@@ -304,6 +315,103 @@ TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {
   for (const auto& rec : r.results) {
     EXPECT_NE(rec.listing_id, "L0");
     EXPECT_EQ(rec.breakdown.tag, 0.0f);
+  }
+}
+
+// A whole-index request represents each listing by its title photo, found by one sweep of the
+// catalogue's rows; after title changes, moved and removed photos and removed listings it must
+// pick the same photos as a request that names every listing (which looks each listing up).
+TEST(Recommend, WholeIndexRequestsFollowTitleChangesAndRemovals) {
+  Fixture f(400);
+  f.catalog.set_title("L1", 4);             // the second photo becomes L1's title
+  ASSERT_TRUE(f.catalog.remove_image(5));   // L2 loses its first photo: the other is the title
+  ASSERT_TRUE(f.catalog.remove_listing("L3"));
+  store::Image moved;                       // L4's first photo moves to L0, behind L0's title
+  moved.id = 9;
+  moved.listing_id = "L0";
+  moved.photo_order = 5;
+  store::Photo ph;
+  ph.embedding = f.vectors.at(9);
+  ASSERT_TRUE(f.catalog.put(moved, ph));
+  EXPECT_EQ(f.catalog.listing("L1")->title_image, 4);
+  EXPECT_EQ(f.catalog.listing("L2")->title_image, 6);
+  EXPECT_EQ(f.catalog.listing("L4")->title_image, 10);
+  std::mt19937 rng(12);
+  RecommendRequest whole = random_request(rng, 1000);
+  whole.query.listing_id = "L7";  // the query's own listing never comes back
+  RecommendRequest named = whole;
+  for (const std::string& id : f.listing_ids)
+    if (id != "L3") named.listing_ids.push_back(id);
+  for (bool filtered : {false, true}) {
+    if (filtered) whole.filters.price_max = named.filters.price_max = 100000 + 199 * 1000;
+    const RecommendResult a = recommend(f.catalog, whole), b = recommend(f.catalog, named);
+    SCOPED_TRACE(filtered ? "price filter" : "no filter");
+    ASSERT_EQ(a.results.size(), filtered ? 198u : 398u);  // less L3 (removed) and L7 (the query's)
+    EXPECT_EQ(a.candidates, b.candidates);
+    ASSERT_EQ(a.results.size(), b.results.size());
+    std::set<std::int64_t> images;
+    for (std::size_t i = 0; i < a.results.size(); ++i) {
+      ASSERT_EQ(a.results[i].image_id, b.results[i].image_id) << "rank " << i;
+      EXPECT_EQ(a.results[i].score, b.results[i].score) << "rank " << i;
+      EXPECT_NE(a.results[i].listing_id, "L7");
+      EXPECT_NE(a.results[i].listing_id, "L3");
+      images.insert(a.results[i].image_id);
+    }
+    EXPECT_TRUE(images.count(4) && !images.count(3)) << "L1 by its new title";
+    if (!filtered) {
+      EXPECT_TRUE(images.count(6)) << "L2 by its remaining photo";
+      EXPECT_TRUE(images.count(10) && !images.count(9)) << "L4 by its remaining photo, L0 by its own title";
+    }
+  }
+}
+
+// Thousands of candidate ids are looked up in parts on several threads: each listing still
+// counts once however often it is named, unknown ids are ignored, and the answer is the true
+// top k.
+TEST(Recommend, LongCandidateListsCountEachListingOnce) {
+  Fixture f(6000);
+  std::mt19937 rng(14);
+  RecommendRequest req = random_request(rng, 1000);
+  req.listing_ids = f.listing_ids;
+  for (int i = 0; i < 3000; ++i) req.listing_ids.push_back(f.listing_ids[static_cast<std::size_t>(i) * 2]);
+  for (int i = 0; i < 500; ++i) req.listing_ids.push_back("unknown-" + std::to_string(i));
+  std::shuffle(req.listing_ids.begin(), req.listing_ids.end(), rng);
+  std::vector<std::int64_t> titles;
+  for (std::int64_t id = 1; id <= 12000; id += 2) titles.push_back(id);
+  for (bool all : {false, true}) {
+    req.all_photos = all;
+    const RecommendResult r = recommend(f.catalog, req);
+    EXPECT_EQ(r.candidates, all ? 12000u : 6000u);
+    if (all) {
+      std::vector<std::int64_t> every(12000);
+      std::iota(every.begin(), every.end(), 1);
+      expect_true_top_k(f, req, every, r);
+    } else {
+      expect_true_top_k(f, req, titles, r);
+    }
+  }
+}
+
+// A caller may run the scan's parts on threads of its own (the engine: the team that has just
+// embedded an uploaded query); the answer is the same, and every part runs once.
+TEST(Recommend, ScanPartsOnTheCallersThreadsGiveTheSameAnswer) {
+  Fixture f(6000);
+  std::mt19937 rng(13);
+  RecommendRequest req = random_request(rng, 1000);
+  const RecommendResult shared = recommend(f.catalog, req);
+  std::size_t calls = 0, parts = 0;
+  req.run_parts = [&](std::size_t n, const std::function<void(std::size_t)>& run) {
+    ++calls;
+    parts += n;
+    for (std::size_t i = n; i-- > 0;) run(i);  // in reverse: the order must not matter
+  };
+  const RecommendResult own = recommend(f.catalog, req);
+  EXPECT_GT(calls, 0u);
+  EXPECT_GE(parts, own.scanned / 256) << "parts of at most 256 rows";
+  ASSERT_EQ(shared.results.size(), own.results.size());
+  for (std::size_t i = 0; i < own.results.size(); ++i) {
+    ASSERT_EQ(shared.results[i].image_id, own.results[i].image_id) << "rank " << i;
+    ASSERT_EQ(shared.results[i].score, own.results[i].score) << "rank " << i;
   }
 }
 

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <functional>
 #include <set>
+#include <string_view>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <unordered_set>
 
 #include "homelens/core/cpu.h"
@@ -73,10 +76,34 @@ class Borrowed {
   std::unique_ptr<model::Embedder> e_;
 };
 
-// Whether no other thread on the machine wants a core now: the kernel's count of runnable
-// threads (the fourth field of /proc/loadavg, "running/total") is this one alone. Other
+// Threads of this process other than the calling one that are runnable now (state R in
+// /proc/self/task/*/stat).
+int own_other_running() {
+  const std::string self = std::to_string(static_cast<long>(::syscall(SYS_gettid)));
+  int n = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    if (task.path().filename() == self) continue;
+    std::FILE* f = std::fopen((task.path() / "stat").c_str(), "r");
+    if (!f) continue;
+    char buf[512];
+    const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const std::string_view line(buf, got);
+    // "tid (name) S ...": the name may hold spaces and parentheses, the state follows the last ')'.
+    const std::size_t close = line.rfind(')');
+    if (close != std::string_view::npos && close + 2 < line.size() && line[close + 2] == 'R') ++n;
+  }
+  return n;
+}
+
+// Whether no other process on the machine wants a core now: the kernel's count of runnable
+// threads (the fourth field of /proc/loadavg, "running/total") is this process's alone. Other
 // processes matter as much as this one's requests: a two-thread forward took 34 ms with both
-// cores compiling, against 4 ms idle and 7 ms on one thread.
+// cores compiling, against 4 ms idle and 7 ms on one thread. This process's own runnable
+// threads are not counted (the engine counts its own work in busy_): after a forward the wide
+// network's OpenMP threads spin for some milliseconds, and counting them sent a third of
+// back-to-back uploads to the one-thread network.
 bool machine_idle() {
   std::FILE* f = std::fopen("/proc/loadavg", "r");
   if (!f) return false;
@@ -84,7 +111,8 @@ bool machine_idle() {
   int running = 0, total = 0;
   const int got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total);
   std::fclose(f);
-  return got == 5 && running <= 1;
+  if (got != 5) return false;
+  return running <= 1 || running - own_other_running() <= 1;
 }
 
 // Counts a query or upload as under way for its lifetime.
@@ -128,6 +156,7 @@ Status Engine::ensure_pool() {
     auto emb = model::Embedder::open(spec, {cores, true});
     if (!emb) return emb.error();
     wide_ = std::make_unique<model::Embedder>(std::move(*emb));
+    wide_thread_ = std::make_unique<SerialThread>();
   }
   pool_made_ = true;
   return {};
@@ -356,6 +385,7 @@ Status Engine::prepare_ann(rank::Catalog& cat, std::int64_t seq) {
 
 Result<ingest::IndexSummary> Engine::add_batch(const std::vector<ingest::Item>& items,
                                                ingest::PipelineOptions options) {
+  const Busy busy(busy_);
   if (!options.tagger) options.tagger = options_.tagger;
   auto summary = ingest::index_items(items, *store_, options_.spec, options);
   if (!summary) return summary;
@@ -364,7 +394,8 @@ Result<ingest::IndexSummary> Engine::add_batch(const std::vector<ingest::Item>& 
   return summary;
 }
 
-Result<store::Photo> Engine::prepare(const std::string& bytes, const std::string& name, bool code) {
+Result<store::Photo> Engine::prepare(const std::string& bytes, const std::string& name, bool code,
+                                     std::unique_lock<std::mutex>* keep_wide) {
   if (auto st = ensure_pool(); !st) return st.error();
   auto header = image::read_header(bytes, name);
   if (!header) return make_error("", header.message(), ErrorCode::kUnsupported);
@@ -388,15 +419,22 @@ Result<store::Photo> Engine::prepare(const std::string& bytes, const std::string
   // runs, and no other upload has it.
   std::unique_lock wide(wide_mu_, std::defer_lock);
   if (wide_ && busy_.load() <= 1 && machine_idle() && wide.try_lock()) ++wide_embeds_;
-  std::optional<Borrowed> narrow;
-  if (!wide.owns_lock()) narrow.emplace(pool_mu_, pool_cv_, pool_);
-  model::Embedder& embedder = wide.owns_lock() ? *wide_ : **narrow;
-  auto photos = ingest::embed_photos(batch, embedder, options_.spec.id, options_.tagger,
-                                     centres ? &*centres : nullptr, &tag_failures);
-  if (!photos) return photos.error();
+  auto embed = [&](model::Embedder& embedder) {
+    return ingest::embed_photos(batch, embedder, options_.spec.id, options_.tagger,
+                                centres ? &*centres : nullptr, &tag_failures);
+  };
+  std::optional<decltype(embed(*wide_))> photos;
+  if (wide.owns_lock()) {
+    wide_thread_->run([&] { photos.emplace(embed(*wide_)); });
+  } else {
+    Borrowed narrow(pool_mu_, pool_cv_, pool_);
+    photos.emplace(embed(*narrow));
+  }
+  if (!*photos) return photos->error();
   if (!tag_failures.empty() && !tag_failures[0].empty())
     log::warn("stored untagged: " + tag_failures[0], {{"photo", name}});
-  return std::move((*photos)[0]);
+  if (keep_wide && wide.owns_lock()) *keep_wide = std::move(wide);
+  return std::move((**photos)[0]);
 }
 
 Result<AddImageResult> Engine::add_image(const AddImageRequest& rq) {
@@ -499,10 +537,11 @@ Status Engine::remove_listing(const std::string& listing_id) {
   return refresh();
 }
 
-Result<QueryInfo> Engine::resolve(const QuerySpec& q, std::vector<float>& vector) {
+Result<QueryInfo> Engine::resolve(const QuerySpec& q, std::vector<float>& vector,
+                                  std::unique_lock<std::mutex>* wide) {
   QueryInfo info;
   if (q.bytes) {
-    auto photo = prepare(*q.bytes, q.filename, false);
+    auto photo = prepare(*q.bytes, q.filename, false, wide);
     if (!photo) return photo.error();
     vector = std::move(photo->embedding);
     info.tags = std::move(photo->tags);
@@ -564,8 +603,16 @@ Result<RecommendAnswer> Engine::recommend(const QuerySpec& query, rank::Recommen
   const Busy busy(busy_);
   if (auto st = ensure_loaded(); !st) return st.error();
   RecommendAnswer out;
-  auto info = resolve(query, request.query.vector);
+  std::unique_lock<std::mutex> wide;
+  auto info = resolve(query, request.query.vector, &wide);
   if (!info) return info.error();
+  // The upload's forward pass has just run on the wide network's threads: the scan takes
+  // them while they are awake (its OpenMP threads spin a while after a forward, and a
+  // second pool of threads would have to wait for them).
+  if (wide.owns_lock())
+    request.run_parts = [this](std::size_t n, const std::function<void(std::size_t)>& f) {
+      wide_thread_->run([&] { wide_->run_parts(n, f); });
+    };
   out.query = std::move(*info);
   request.query.tags = out.query.tags;
   request.query.image_id = out.query.image_id;

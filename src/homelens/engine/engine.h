@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "homelens/core/result.h"
+#include "homelens/core/serial_thread.h"
 #include "homelens/image/decode.h"
 #include "homelens/image/decode_budget.h"
 #include "homelens/index/ann_index.h"
@@ -240,10 +241,14 @@ class Engine {
       : options_(std::move(options)), budget_(options_.decode_budget_bytes) {}
   Status ensure_loaded();
   Status ensure_pool();
-  Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector);
+  // With `wide`, an uploaded photo embedded on the wide network leaves its lock in *wide, so
+  // that the scan that follows can run on the same, still awake, threads.
+  Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector,
+                            std::unique_lock<std::mutex>* wide = nullptr);
   // Decodes (within the decode budget), embeds, tags and (when `code`: for storing) codes one
-  // photo through ingest's prepare steps, as the batch pipeline does.
-  Result<store::Photo> prepare(const std::string& bytes, const std::string& name, bool code);
+  // photo through ingest's prepare steps, as the batch pipeline does. `keep_wide`: as resolve's.
+  Result<store::Photo> prepare(const std::string& bytes, const std::string& name, bool code,
+                               std::unique_lock<std::mutex>* keep_wide = nullptr);
   ListingView listing_view(const rank::CatalogListing& l, bool with_images) const;
   void refresh_loop();
   // Puts the approximate index over cat's exact one (once it has a dimension) and,
@@ -278,8 +283,10 @@ class Engine {
   int min_decode_side_ = 0;  // the model's, for reduced-scale JPEG decoding
   bool pool_made_ = false;
   // One network with a thread per usable core, for an upload when nothing else runs (null
-  // when off, on one core, or not oneDNN); busy_ counts the queries and uploads under way.
+  // when off, on one core, or not oneDNN); busy_ counts the queries, uploads and batches under way.
   std::unique_ptr<model::Embedder> wide_;
+  // The one thread that runs wide_ (its OpenMP team belongs to that thread), with wide_mu_ held.
+  std::unique_ptr<SerialThread> wide_thread_;
   std::mutex wide_mu_;
   std::atomic<int> busy_{0};
   std::atomic<std::uint64_t> wide_embeds_{0};

@@ -6,6 +6,7 @@
 // mutators (IDSelectorBitmap::insert) need exclusive access.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <unordered_set>
@@ -61,6 +62,13 @@ class IDSelectorBitmap final : public IDSelector {
     if (word & bit) return false;
     word |= bit;
     return true;
+  }
+  // As insert, where other threads may be calling insert_shared at the same time (never
+  // insert); what they added is seen by contains() and rows() once they are joined.
+  bool insert_shared(std::uint32_t row) {
+    if (row >= rows_) return false;
+    const std::uint64_t bit = std::uint64_t{1} << (row & 63);
+    return (std::atomic_ref<std::uint64_t>(words_[row >> 6]).fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
   }
   bool contains(std::uint32_t row) const { return row < rows_ && (words_[row >> 6] >> (row & 63) & 1) != 0; }
   // The rows inserted, ascending: a candidate list in the order the matrix is laid out,

@@ -2,6 +2,8 @@
 // never know whether OpenCV DNN or another runtime computes the embedding.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 
 #include <opencv2/core.hpp>
@@ -35,6 +37,14 @@ class ModelBackend {
   // The most images one forward() should be given for speed (callers split larger blobs);
   // 0: no limit.
   virtual int best_batch() const { return 0; }
+  // Calls f(0), ..., f(n - 1), in any order and possibly at once, on the threads this
+  // backend's forward() runs on; from the thread that called forward(). Work that follows
+  // an inference in the same request then finds those threads awake, where another pool
+  // would compete with them (an OpenMP team's idle threads spin for a while after each
+  // forward). The default calls them in turn on the calling thread.
+  virtual void run_parts(std::size_t n, const std::function<void(std::size_t)>& f) const {
+    for (std::size_t i = 0; i < n; ++i) f(i);
+  }
 };
 
 // Creates the backend spec.backend names: "opencv" (OpenCV DNN, ONNX and Caffe),

@@ -35,6 +35,8 @@ class Embedder {
                                        EmbedTimes* times = nullptr);
   // The smallest shorter side worth decoding for this model (for DCT-reduced JPEG decode).
   int min_decode_side() const;
+  // ModelBackend::run_parts of its backend: f(0..n-1) on the threads embed() ran on.
+  void run_parts(std::size_t n, const std::function<void(std::size_t)>& f) const { backend_->run_parts(n, f); }
 
  private:
   std::unique_ptr<ModelBackend> backend_;

@@ -244,6 +244,14 @@ class OneDnnBackend final : public ModelBackend {
   // a second network running beside it (two index workers on 2 cores) 17.4, 19.5 and 21.2.
   int best_batch() const override { return 1; }
 
+  // The same team size as forward(), so a warm team takes the parts at once.
+  void run_parts(std::size_t n, const std::function<void(std::size_t)>& f) const override {
+    use_threads();
+    const auto parts = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (std::ptrdiff_t i = 0; i < parts; ++i) f(static_cast<std::size_t>(i));
+  }
+
   // oneDNN fixes a primitive's thread count when it is created, so this runs before
   // plans are built as well as before each forward.
   void use_threads() const {

@@ -171,6 +171,7 @@ void Catalog::relink(CatalogListing& l) {
     CatalogEntry& e = entries_.at(id);
     e.listing = &l;
     hot_[e.row].listing = &l;
+    hot_[e.row].is_title = id == l.title_image;
   }
 }
 

@@ -44,7 +44,8 @@ struct HotRow {
   const CatalogListing* listing = nullptr;
   std::int64_t image_id = 0;
   float front = 0;
-  bool has_front = false;
+  bool has_front : 1 = false;
+  bool is_title : 1 = false;  // its listing's title photo (whole-index requests sweep these)
   std::uint8_t style = 0, stories = 0, room = 0;
 };
 

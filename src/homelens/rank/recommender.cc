@@ -122,25 +122,35 @@ constexpr std::size_t kPartRows = 256;
 // Lists from which the fast pass pays for the exact rescoring of its borderline rows
 // (RefineIndex's own threshold for kFast).
 constexpr std::size_t kFastListAt = 2048;
+// Candidate listing lists from which the lookups run in parts on TBB's threads, and the
+// ids a part.
+constexpr std::size_t kParallelGatherAt = 4096;
+constexpr std::size_t kGatherPart = 2048;
 // Rows of the pruned scan's first pass (at least k), which sets the cut for the second. Two
 // passes rather than many small waves: each pass ends with the threads meeting, and on a
 // loaded machine every meeting waits for a thread that was not running.
 constexpr std::size_t kFirstWaveRows = 1024;
 
 // out[j] = the score of rows[j] (VectorIndex::score_rows with pass), a long list in parts on
-// TBB's threads; returns the largest error bound of the parts.
+// TBB's threads or req.run_parts; returns the largest error bound of the parts.
 float scan(const index::VectorIndex& index, std::span<const float> query, std::span<const std::uint32_t> rows,
-           float* out, index::Pass pass) {
+           float* out, index::Pass pass, const RecommendRequest& req) {
   if (rows.size() < kParallelScanAt) return index.score_rows(query, rows, out, pass);
   std::atomic<float> error{0.0f};
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, rows.size(), kPartRows),
-                    [&](const tbb::blocked_range<std::size_t>& r) {
-                      const float e = index.score_rows(query, rows.subspan(r.begin(), r.size()),
-                                                       out + r.begin(), pass);
-                      float seen = error.load(std::memory_order_relaxed);
-                      while (e > seen && !error.compare_exchange_weak(seen, e, std::memory_order_relaxed)) {
-                      }
-                    });
+  auto part = [&](std::size_t begin, std::size_t count) {
+    const float e = index.score_rows(query, rows.subspan(begin, count), out + begin, pass);
+    float seen = error.load(std::memory_order_relaxed);
+    while (e > seen && !error.compare_exchange_weak(seen, e, std::memory_order_relaxed)) {
+    }
+  };
+  if (req.run_parts) {
+    req.run_parts((rows.size() + kPartRows - 1) / kPartRows, [&](std::size_t i) {
+      part(i * kPartRows, std::min(kPartRows, rows.size() - i * kPartRows));
+    });
+  } else {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, rows.size(), kPartRows),
+                      [&](const tbb::blocked_range<std::size_t>& r) { part(r.begin(), r.size()); });
+  }
   return error.load();
 }
 
@@ -187,11 +197,11 @@ Scan scan_pruned(const index::VectorIndex& index, const std::vector<HotRow>& hot
   if (later.size() * 8 < n) {
     std::copy(later.begin(), later.end(), rows.begin() + static_cast<std::ptrdiff_t>(first));
     std::inplace_merge(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end());
-    return {n, scan(index, req.query.vector, rows, cos, pass)};
+    return {n, scan(index, req.query.vector, rows, cos, pass, req)};
   }
   // 1. The best-bound candidates: the k-th best lower bound of their scores is the cut.
   Scan out;
-  out.error = scan(index, req.query.vector, std::span(rows).first(first), cos, pass);
+  out.error = scan(index, req.query.vector, std::span(rows).first(first), cos, pass, req);
   // Float rounding of the parts and of the sums, with room to spare.
   const double rounding = 1e-5 * (1 + std::abs(w.cls) + std::abs(w.tag) + std::abs(w.visual));
   const double margin = std::abs(w.visual) * 0.5 * out.error + rounding;
@@ -205,7 +215,7 @@ Scan scan_pruned(const index::VectorIndex& index, const std::vector<HotRow>& hot
   for (std::size_t j = 0; j < later.size(); ++j)
     if (!(later_upper[j] < cut)) rows[end++] = later[j];
   out.error = std::max(out.error, scan(index, req.query.vector, std::span(rows).subspan(first, end - first),
-                                       cos + first, pass));
+                                       cos + first, pass, req));
   out.scanned = end;
   return out;
 }
@@ -217,45 +227,58 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   const index::VectorIndex& index = catalog.index();
   if (req.k == 0 || req.query.vector.size() != index.dim()) return out;
   const std::vector<HotRow>& hot = catalog.hot();
-  // 1. The candidate rows, each once. Everything a candidate needs is in its hot
-  // row, so gathering thousands costs a lookup and one cache line each.
+  // 1. The candidate rows, each once, marked in `seen` (and counted in `marked`). Everything
+  // a candidate needs is in its hot row, so gathering thousands costs a lookup and one cache
+  // line each.
   std::vector<std::uint32_t> rows;
+  bool in_row_order = false;  // rows holds the candidates in row order (else seen.rows() gives them)
   index::IDSelectorBitmap seen(index);
+  std::atomic<std::size_t> marked{0};
   auto listing_ok = [&](const CatalogListing* l) {
     if (!l) return req.filters.empty();
     if (!req.query.listing_id.empty() && l->listing.id == req.query.listing_id) return false;
     return req.filters.empty() || req.filters.matches(l->listing);
   };
-  auto add_row = [&](std::int64_t row) {
-    if (row < 0 || seen.contains(static_cast<std::uint32_t>(row))) return;
-    if (req.query.image_id && *req.query.image_id == hot[static_cast<std::size_t>(row)].image_id) return;
-    seen.insert(static_cast<std::uint32_t>(row));
-    rows.push_back(static_cast<std::uint32_t>(row));
+  // Whether row was marked now; `shared`: other threads mark at the same time.
+  auto add_row = [&](std::int64_t row, bool shared = false) {
+    if (row < 0) return false;
+    if (req.query.image_id && *req.query.image_id == hot[static_cast<std::size_t>(row)].image_id) return false;
+    const auto r = static_cast<std::uint32_t>(row);
+    if (!(shared ? seen.insert_shared(r) : seen.insert(r))) return false;
+    marked.fetch_add(1, std::memory_order_relaxed);
+    return true;
   };
   // Whether the listing passed the filters and brought a photo.
-  auto add_listing = [&](const CatalogListing& l) {
+  auto add_listing = [&](const CatalogListing& l, bool shared = false) {
     if (!listing_ok(&l)) return false;
-    const std::size_t before = rows.size();
-    if (!req.all_photos) {
-      add_row(l.title_row);
-    } else {
-      for (std::int64_t id : l.image_ids)
-        if (const CatalogEntry* e = catalog.find(id)) add_row(e->row);
-    }
-    return rows.size() > before;
+    if (!req.all_photos) return add_row(l.title_row, shared);
+    bool added = false;
+    for (std::int64_t id : l.image_ids)
+      if (const CatalogEntry* e = catalog.find(id)) added |= add_row(e->row, shared);
+    return added;
   };
   if (!req.image_ids.empty() || !req.listing_ids.empty()) {
-    rows.reserve(req.image_ids.size() + req.listing_ids.size());
     for (std::int64_t id : req.image_ids) {
       const CatalogEntry* e = catalog.find(id);
       if (e && listing_ok(e->listing)) add_row(e->row);
     }
-    std::vector<const CatalogListing*> found;
-    catalog.find_listings(req.listing_ids, found);
-    for (std::size_t i = 0; i < found.size(); ++i) {
-      if (i + 8 < found.size() && found[i + 8] && found[i + 8]->title_row >= 0)
-        __builtin_prefetch(&hot[static_cast<std::size_t>(found[i + 8]->title_row)]);
-      if (found[i]) add_listing(*found[i]);
+    // Looking up thousands of listings waits on memory at every one: long lists are looked
+    // up in parts on TBB's threads.
+    const std::span<const std::string> ids(req.listing_ids);
+    auto add_listings = [&](std::size_t begin, std::size_t count, bool shared) {
+      std::vector<const CatalogListing*> found;
+      catalog.find_listings(ids.subspan(begin, count), found);
+      for (std::size_t i = 0; i < found.size(); ++i) {
+        if (i + 8 < found.size() && found[i + 8] && found[i + 8]->title_row >= 0)
+          __builtin_prefetch(&hot[static_cast<std::size_t>(found[i + 8]->title_row)]);
+        if (found[i]) add_listing(*found[i], shared);
+      }
+    };
+    if (ids.size() < kParallelGatherAt) {
+      add_listings(0, ids.size(), false);
+    } else {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, ids.size(), kGatherPart),
+                        [&](const tbb::blocked_range<std::size_t>& r) { add_listings(r.begin(), r.size(), true); });
     }
   } else {
     const auto* ann = req.ann_depth ? dynamic_cast<const index::AnnIndex*>(&index) : nullptr;
@@ -288,14 +311,28 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
         out.approximate = passed >= req.k;
       }
     }
-    // Too few survived the filters: the scan adds every other listing (rows already
-    // added are skipped), so the answer is the exact one.
-    if (!out.approximate) {
-      rows.reserve(catalog.listings().size() * (req.all_photos ? 4 : 1));
-      catalog.for_each_listing(add_listing);
+    if (!out.approximate && marked.load() == 0 && !req.all_photos) {
+      // Every listing by its title photo: one forward sweep of the hot rows finds them
+      // already in row order, with no listing visited unless a filter reads it.
+      in_row_order = true;
+      const CatalogListing* own = req.query.listing_id.empty() ? nullptr : catalog.listing(req.query.listing_id);
+      const bool filtered = !req.filters.empty();
+      rows.reserve(catalog.listings().size());
+      for (std::size_t r = 0; r < hot.size(); ++r) {
+        const HotRow& h = hot[r];
+        if (filtered && r + 8 < hot.size() && hot[r + 8].is_title) __builtin_prefetch(hot[r + 8].listing);
+        if (!h.is_title || !h.listing || h.listing == own) continue;
+        if (req.query.image_id && *req.query.image_id == h.image_id) continue;
+        if (filtered && !req.filters.matches(h.listing->listing)) continue;
+        rows.push_back(static_cast<std::uint32_t>(r));
+      }
+    } else if (!out.approximate) {
+      // Too few survived the filters: the scan adds every other listing (rows already
+      // added are skipped), so the answer is the exact one.
+      catalog.for_each_listing([&](const CatalogListing& l) { add_listing(l); });
     }
   }
-  const std::size_t n = rows.size();
+  const std::size_t n = in_row_order ? rows.size() : marked.load();
   out.candidates = n;
   if (n == 0) return out;
 
@@ -315,11 +352,11 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   // list becomes a forward sweep of the matrix (and of the hot rows) that the memory
   // system streams, instead of jumps at random. The answer does not depend on the
   // order: ties are broken by image id below.
-  rows = seen.rows();
+  if (!in_row_order) rows = seen.rows();
   if (req.prune && !per_listing_needed && n > req.k) {
     scan_done = scan_pruned(index, hot, q, req, rows, cos.data(), pass);
   } else {
-    scan_done = {n, scan(index, req.query.vector, rows, cos.data(), pass)};
+    scan_done = {n, scan(index, req.query.vector, rows, cos.data(), pass, req)};
   }
   const float error = scan_done.error;
   rows.resize(scan_done.scanned);
@@ -359,7 +396,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     rows.resize(scored.size());
     for (std::size_t j = 0; j < scored.size(); ++j) rows[j] = scored[j].row;
     cos.resize(rows.size());
-    scan(index, req.query.vector, rows, cos.data(), index::Pass::kExact);
+    scan(index, req.query.vector, rows, cos.data(), index::Pass::kExact, req);
     for (std::size_t j = 0; j < scored.size(); ++j) {
       scored[j].b = score_coded(q, hot[rows[j]], cos[j], req.scoring);
       scored[j].score = final_score(scored[j].b, req.scoring.weights);

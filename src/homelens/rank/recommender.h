@@ -62,6 +62,9 @@ struct RecommendRequest {
   // Skip the cosine of candidates whose class and tag parts cannot reach the top k even
   // with visual = 1 (the answer is the same; false only to check that, or to measure it).
   bool prune = true;
+  // Runs f(0..n-1), possibly at once, for a long scan's parts; empty: TBB's shared threads.
+  // The engine passes the team that has just embedded an uploaded query, still awake.
+  std::function<void(std::size_t n, const std::function<void(std::size_t)>& f)> run_parts;
 };
 
 struct Breakdown {
