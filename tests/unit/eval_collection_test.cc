@@ -34,7 +34,7 @@ double cosine(const cv::Mat& a, const cv::Mat& b) { return a.dot(b) / cv::norm(a
 // A query photo, its near-copy (the same house, framed a little differently), another view of
 // that house close to the copy but not to the query, a distractor a little closer to the query,
 // and two unrelated photos.
-class NearCopySet : public ::testing::Test {
+class EvalNearCopySet : public ::testing::Test {
  protected:
   static constexpr int kQuery = 0, kView = 2, kDistractor = 3;
   const cv::Mat rows = unit_rows({{1, 0, 0, 0, 0, 0.05f},
@@ -45,7 +45,7 @@ class NearCopySet : public ::testing::Test {
                                   {0, 0, 0, 0, 1, 0}});
 };
 
-TEST_F(NearCopySet, ExpansionRanksTheNearCopysNeighbourAboveTheDistractor) {
+TEST_F(EvalNearCopySet, ExpansionRanksTheNearCopysNeighbourAboveTheDistractor) {
   ASSERT_LT(cosine(rows.row(kQuery), rows.row(kView)),
             cosine(rows.row(kQuery), rows.row(kDistractor)));
   const cv::Mat e = expand_by_neighbours(rows, 1, 3.0);
@@ -57,11 +57,11 @@ TEST_F(NearCopySet, ExpansionRanksTheNearCopysNeighbourAboveTheDistractor) {
   for (int i = 0; i < e.rows; ++i) EXPECT_NEAR(cv::norm(e.row(i)), 1.0, 1e-5);
 }
 
-TEST_F(NearCopySet, NoNeighboursLeavesTheEmbeddingsAsTheyAre) {
+TEST_F(EvalNearCopySet, NoNeighboursLeavesTheEmbeddingsAsTheyAre) {
   EXPECT_EQ(cv::norm(expand_by_neighbours(rows, 0, 3.0), rows, cv::NORM_INF), 0.0);
 }
 
-TEST(Whitening, ComponentsLearnedOnASetAreUncorrelatedWithUnitVarianceThere) {
+TEST(EvalWhitening, ComponentsLearnedOnASetAreUncorrelatedWithUnitVarianceThere) {
   std::mt19937 rng(7);
   std::normal_distribution<float> g;
   const int n = 400, d = 12;
@@ -89,7 +89,7 @@ TEST(Whitening, ComponentsLearnedOnASetAreUncorrelatedWithUnitVarianceThere) {
   EXPECT_EQ(whiten(*w4, x).cols, 4);
 }
 
-TEST(Whitening, BadOptionsAndTooFewPhotosAreErrors) {
+TEST(EvalWhitening, BadOptionsAndTooFewPhotosAreErrors) {
   cv::Mat one = cv::Mat::ones(1, 4, CV_32F);
   EXPECT_FALSE(learn_whitening(one, {}));
   WhiteningOptions bad;
@@ -99,7 +99,7 @@ TEST(Whitening, BadOptionsAndTooFewPhotosAreErrors) {
   EXPECT_NE(w.message().find("shrink"), std::string::npos) << w.message();
 }
 
-TEST(CollectionMethods, ParametersAreCheckedByName) {
+TEST(EvalCollectionMethods, ParametersAreCheckedByName) {
   auto bad_key = make_method("cnn-dba:neighbours=3", MethodContext{});
   ASSERT_FALSE(bad_key);
   EXPECT_NE(bad_key.message().find("neighbours"), std::string::npos) << bad_key.message();
@@ -113,7 +113,7 @@ TEST(CollectionMethods, ParametersAreCheckedByName) {
   EXPECT_TRUE(make_method("cnn-dba:n=5,alpha=1,mode=qe", MethodContext{}));
 }
 
-TEST(CollectionMethods, FlipAverageOfAMirroredPhotoEqualsTheOriginals) {
+TEST(EvalCollectionMethods, FlipAverageOfAMirroredPhotoEqualsTheOriginals) {
   auto spec = model::find_model_spec("mobilenetv2-torchvision-imagenet",
                                      (testing::shared_dir() / "models").string());
   ASSERT_TRUE(spec) << spec.message();
