@@ -113,10 +113,45 @@ TEST(EvalCollectionMethods, ParametersAreCheckedByName) {
   EXPECT_TRUE(make_method("cnn-dba:n=5,alpha=1,mode=qe", MethodContext{}));
 }
 
-TEST(EvalCollectionMethods, FlipAverageOfAMirroredPhotoEqualsTheOriginals) {
+model::ModelSpec default_spec() {
   auto spec = model::find_model_spec("mobilenetv2-torchvision-imagenet",
                                      (testing::shared_dir() / "models").string());
-  ASSERT_TRUE(spec) << spec.message();
+  EXPECT_TRUE(spec) << spec.message();
+  return spec ? *spec : model::ModelSpec{};
+}
+
+// n=0 turns the expansion off: cnn-dba and final-dba must then score exactly as the methods they
+// extend, so a difference they make is the expansion's; with neighbours they do change scores.
+TEST(EvalCollectionMethods, WithoutNeighboursDbaScoresAsTheMethodItExtends) {
+  MethodContext ctx;
+  ctx.spec = default_spec();
+  std::vector<std::string> photos;
+  for (const char* name : {"1_frontal.jpg", "1_kitchen.jpg", "2_frontal.jpg", "3_frontal.jpg"})
+    photos.push_back((testing::houses_dir() / "images" / name).string());
+  auto scores = [&](const std::string& method) {
+    auto m = make_method(method, ctx);
+    EXPECT_TRUE(m) << m.message();
+    auto d = (*m)->describe(photos);
+    EXPECT_TRUE(d) << d.message();
+    std::vector<double> out;
+    for (std::size_t i = 0; i < photos.size(); ++i)
+      for (std::size_t j = i + 1; j < photos.size(); ++j)
+        out.push_back((*m)->similarity((*d)[i], (*d)[j]));
+    return out;
+  };
+  const auto cnn = scores("cnn");
+  const auto dba0 = scores("cnn-dba:n=0");
+  const auto dba1 = scores("cnn-dba:n=1");
+  const auto final0 = scores("final"), final_dba0 = scores("final-dba:n=0");
+  for (std::size_t k = 0; k < cnn.size(); ++k) {
+    EXPECT_NEAR(dba0[k], cnn[k], 1e-6);
+    EXPECT_NEAR(final_dba0[k], final0[k], 1e-6);
+  }
+  EXPECT_NE(dba1, cnn);
+}
+
+TEST(EvalCollectionMethods, FlipAverageOfAMirroredPhotoEqualsTheOriginals) {
+  const model::ModelSpec spec = default_spec();
   auto photo = image::decode_file((testing::houses_dir() / "images" / "1_frontal.jpg").string());
   ASSERT_TRUE(photo) << photo.message();
   testing::TempDir dir;
@@ -127,7 +162,7 @@ TEST(EvalCollectionMethods, FlipAverageOfAMirroredPhotoEqualsTheOriginals) {
   ASSERT_TRUE(cv::imwrite(original, bgr) && cv::imwrite(mirror, mirrored));
 
   MethodContext ctx;
-  ctx.spec = *spec;
+  ctx.spec = spec;
   for (const std::string name : {"cnn", "cnn-flip"}) {
     auto m = make_method(name, ctx);
     ASSERT_TRUE(m) << m.message();

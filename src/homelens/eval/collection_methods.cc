@@ -221,10 +221,16 @@ void register_collection_methods() {
       "dims=K, learn=MANIFEST, n=N, alpha=A, mode=qe|dba, against=MANIFEST)";
   CollectionOptions flip;
   flip.flip = true;
-  register_variant("cnn-flip", "cosine of the CNN embedding averaged with the mirrored photo's" + params, flip);
+  register_variant("cnn-flip",
+                   "cosine of the CNN embedding averaged with the mirrored photo's (parameters as "
+                   "cnn-dba's)",
+                   flip);
   CollectionOptions white;
   white.white = true;
-  register_variant("cnn-white", "cosine after PCA whitening learned on the photos described" + params, white);
+  register_variant("cnn-white",
+                   "cosine after PCA whitening learned on the photos described (parameters as "
+                   "cnn-dba's)",
+                   white);
   CollectionOptions dba;
   dba.n = 10;  // chosen on Wang Corel-1k (docs/eval.md)
   register_variant("cnn-dba",
@@ -234,7 +240,9 @@ void register_collection_methods() {
   CollectionOptions qe = dba;
   qe.qe = true;
   register_variant("cnn-qe",
-                   "alpha query expansion over the photos described, symmetrized" + params, qe);
+                   "alpha query expansion over the photos described, symmetrized (parameters as "
+                   "cnn-dba's)",
+                   qe);
 }
 
 }  // namespace homelens::eval
