@@ -58,7 +58,31 @@ void BM_ExactTopK(benchmark::State& state) {
 }
 BENCHMARK(BM_ExactTopK)
     ->Args({100000, 1000, 0})->Args({100000, 10, 0})->Args({100000, 1000, 2})->Args({100000, 10, 2})
-    ->Args({100000, 1000, 4})->Args({100000, 10, 4})
+    ->Args({100000, 1000, 4})->Args({100000, 10, 4})->Args({25000, 1000, 0})->Args({25000, 1000, 4})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Alpha query expansion (eval's cnn-qe; docs/eval.md): the first scan's top n (args: rows, n,
+// kind), their alpha = 3 weighted sum with the query, and a second scan for the top 1,000.
+// Beside BM_ExactTopK at the same rows, the extra cost per query.
+void BM_QueryExpansionTopK(benchmark::State& state) {
+  const std::size_t n = state.range(0), top = state.range(1), dim = 1280;
+  HOMELENS_CORPUS(index, n, state.range(2));
+  std::mt19937 rng(7);
+  auto q = random_unit(rng, dim);
+  for (auto _ : state) {
+    std::vector<float> expanded = q;
+    for (const auto& h : index->search(q, top)) {
+      const float w = h.score * h.score * h.score;
+      const auto v = index->vector(h.id);
+      for (std::size_t j = 0; j < dim; ++j) expanded[j] += w * v[j];
+    }
+    homelens::model::l2_normalize(expanded);
+    benchmark::DoNotOptimize(index->search(expanded, 1000));
+  }
+  state.counters["rows"] = static_cast<double>(n);
+}
+BENCHMARK(BM_QueryExpansionTopK)
+    ->Args({25000, 10, 0})->Args({100000, 10, 0})->Args({25000, 10, 4})->Args({100000, 10, 4})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Scan of an explicit candidate list (as an MLS front end sends): args are (candidates, k, kind).

@@ -32,7 +32,7 @@ std::optional<NamedMethods> make_methods(const EvalOptions& o, const std::vector
   const auto& names = o.methods.empty() ? defaults : o.methods;
   bool needs_model = false;
   for (const auto& m : eval::methods())
-    for (const auto& n : names) needs_model |= m.name == n && m.needs_model;
+    for (const auto& n : names) needs_model |= m.name == eval::method_base_name(n) && m.needs_model;
   eval::MethodContext ctx;
   if (needs_model) {
     auto spec = resolve_spec(o.common);

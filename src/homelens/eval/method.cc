@@ -1,5 +1,6 @@
 #include "homelens/eval/method.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "homelens/tags/features.h"
@@ -22,7 +23,10 @@ std::vector<MethodInfo>& registry() {
 // drops from a static library when nothing else in their object file is referenced.
 void ensure_builtins() {
   static std::once_flag once;
-  std::call_once(once, [] { register_builtin_methods(); });
+  std::call_once(once, [] {
+    register_builtin_methods();
+    register_collection_methods();
+  });
 }
 
 }  // namespace
@@ -44,14 +48,48 @@ std::vector<MethodInfo> methods() {
   return registry();
 }
 
+std::string method_base_name(const std::string& name) { return name.substr(0, name.find(':')); }
+
 Result<std::unique_ptr<Method>> make_method(const std::string& name, const MethodContext& ctx) {
+  const std::string base = method_base_name(name);
   std::string known;
   for (const auto& m : methods()) {
-    if (m.name == name) return m.make(ctx);
+    if (m.name == base) {
+      if (base == name) return m.make(ctx);
+      if (!m.takes_params)
+        return make_error("method " + name, base + " takes no parameters",
+                          ErrorCode::kInvalidArgument);
+      MethodContext with = ctx;
+      with.params = name.substr(base.size() + 1);
+      return m.make(with);
+    }
     known += known.empty() ? m.name : ", " + m.name;
   }
   return make_error("method " + name, "unknown (known: " + known + ")",
                     ErrorCode::kInvalidArgument);
+}
+
+Result<std::map<std::string, std::string>> parse_params(const std::string& params,
+                                                        const std::vector<std::string>& known) {
+  std::map<std::string, std::string> out;
+  std::size_t at = 0;
+  while (at < params.size()) {
+    const std::size_t end = std::min(params.find(',', at), params.size());
+    const std::string pair = params.substr(at, end - at);
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string::npos)
+      return make_error("parameter " + pair, "expected key=value", ErrorCode::kInvalidArgument);
+    const std::string key = pair.substr(0, eq);
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      return make_error("parameter " + key, "unknown (known: " + list + ")",
+                        ErrorCode::kInvalidArgument);
+    }
+    out[key] = pair.substr(eq + 1);
+    at = end + 1;
+  }
+  return out;
 }
 
 Result<std::vector<std::vector<float>>> EmbeddingCache::get(const std::vector<std::string>& paths,

@@ -40,6 +40,7 @@ struct MethodContext {
   std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
   ProgressMode progress = ProgressMode::kQuiet;
   std::shared_ptr<EmbeddingCache> cache;
+  std::string params;     // what follows ':' in the name asked for ("n=3,alpha=3"), else ""
 };
 
 class Method {
@@ -58,14 +59,24 @@ struct MethodInfo {
   std::string help;  // one line: what it compares and how
   bool needs_model = false;
   MethodFactory make;
+  bool takes_params = false;  // whether "name:key=value,..." is accepted
 };
 
 // Adds (or replaces) a method under info.name.
 void register_method(MethodInfo info);
 // Every registered method, built-ins first, in registration order.
 std::vector<MethodInfo> methods();
-// The method named `name`; kInvalidArgument listing the known names when there is none.
+// The registered name of "name" or "name:params" (the part before the first ':').
+std::string method_base_name(const std::string& name);
+// The method named `name` ("name:key=value,..." passes the parameters on as ctx.params to a
+// method that takes them); kInvalidArgument listing the known names when there is none, or
+// naming the method when it takes no parameters.
 Result<std::unique_ptr<Method>> make_method(const std::string& name, const MethodContext& ctx);
+
+// Parameters "key=value,key=value" as a map; fails naming a pair without '=' or a key that is
+// not in `known`.
+Result<std::map<std::string, std::string>> parse_params(const std::string& params,
+                                                        const std::vector<std::string>& known);
 
 // Embeddings of photo files with ctx.spec's model, kept by path for the whole run.
 class EmbeddingCache {
@@ -82,5 +93,8 @@ class EmbeddingCache {
 // Built-in methods (hsv, phash, sift, cnn, cnn-binary, final, cnn-proj, cnn-proj-mix,
 // final-proj); method.cc registers them.
 void register_builtin_methods();
+// The collection-aware CNN methods (cnn-flip, cnn-white, cnn-qe, cnn-dba: expansion.h);
+// registered after the built-ins.
+void register_collection_methods();
 
 }  // namespace homelens::eval

@@ -12,6 +12,7 @@
 #include <tbb/parallel_for.h>
 
 #include "homelens/core/log.h"
+#include "homelens/eval/collection.h"
 #include "homelens/eval/method.h"
 #include "homelens/image/decode.h"
 #include "homelens/model/embedding.h"
@@ -242,6 +243,28 @@ class FinalMethod : public ProjectedMethod {
   bool projected_;
 };
 
+// final with the visual cosine taken between the collection's expanded embeddings (collection.h:
+// cnn-dba's by default); the tags still come from each photo's own embedding, as in the service.
+class FinalCollectionMethod : public FinalMethod {
+ public:
+  FinalCollectionMethod(MethodContext ctx, tags::Tagger tagger, CollectionOptions options)
+      : FinalMethod(std::move(ctx), std::move(tagger), nullptr), options_(std::move(options)) {}
+  Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) override {
+    auto out = FinalMethod::describe(paths);
+    if (!out) return out;
+    auto rows = collection_rows(paths, ctx_, options_);
+    if (!rows) return rows.error();
+    for (std::size_t i = 0; i < out->size(); ++i) {
+      const float* r = rows->expanded.ptr<float>(static_cast<int>(i));
+      (*out)[i].values.assign(r, r + rows->expanded.cols);
+    }
+    return out;
+  }
+
+ private:
+  CollectionOptions options_;
+};
+
 MethodContext with_cache(MethodContext ctx) {
   if (!ctx.cache) ctx.cache = std::make_shared<EmbeddingCache>();
   return ctx;
@@ -257,7 +280,9 @@ Result<std::shared_ptr<const tags::Projection>> load_projection_for(const Method
       std::make_shared<tags::Projection>(std::move(*p)));
 }
 
-Result<std::unique_ptr<Method>> make_final(const MethodContext& c, bool projected) {
+// With `collection`, final-dba: FinalCollectionMethod with those options (projected is false).
+Result<std::unique_ptr<Method>> make_final(const MethodContext& c, bool projected,
+                                           const CollectionOptions* collection = nullptr) {
   std::shared_ptr<const tags::Projection> projection;
   if (projected) {
     auto p = load_projection_for(c);
@@ -272,6 +297,9 @@ Result<std::unique_ptr<Method>> make_final(const MethodContext& c, bool projecte
               " (train them with `homelens train`); scoring visual similarity only");
   else
     tagger = tags::make_tagger(*heads);
+  if (collection)
+    return std::unique_ptr<Method>(
+        new FinalCollectionMethod(with_cache(c), std::move(tagger), *collection));
   return std::unique_ptr<Method>(new FinalMethod(with_cache(c), std::move(tagger), projection));
 }
 
@@ -318,6 +346,22 @@ void register_builtin_methods() {
                    }});
   register_method({"final-proj", "final with the projected cosine as its visual part", true,
                    [](const MethodContext& c) { return make_final(c, true); }});
+  MethodInfo final_dba{
+      "final-dba",
+      "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's; mode=qe is "
+      "not taken)",
+      true, [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
+        CollectionOptions defaults;
+        defaults.n = 10;  // as cnn-dba
+        auto o = parse_collection_options(defaults, c.params);
+        if (!o) return o.error();
+        if (o->qe)
+          return make_error("method final-dba:" + c.params, "mode=qe is not taken",
+                            ErrorCode::kInvalidArgument);
+        return make_final(c, false, &*o);
+      }};
+  final_dba.takes_params = true;
+  register_method(std::move(final_dba));
 }
 
 }  // namespace homelens::eval
