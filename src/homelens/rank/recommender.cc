@@ -118,6 +118,9 @@ Breakdown score_coded(const CodedQuery& q, const HotRow& c, float cosine, const 
 // thread before others would have started.
 constexpr std::size_t kParallelScanAt = 1024;
 // Rows per part: a few hundred rows keep both cores busy to the end of a list of thousands.
+// Each part is a task of its own (simple_partitioner): when the other core is taken away
+// mid-scan, this thread takes over the parts not yet started instead of waiting for a
+// range TBB's default partitioner handed the other thread.
 constexpr std::size_t kPartRows = 256;
 // Lists from which the fast pass pays for the exact rescoring of its borderline rows
 // (RefineIndex's own threshold for kFast).
@@ -149,7 +152,8 @@ float scan(const index::VectorIndex& index, std::span<const float> query, std::s
     });
   } else {
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, rows.size(), kPartRows),
-                      [&](const tbb::blocked_range<std::size_t>& r) { part(r.begin(), r.size()); });
+                      [&](const tbb::blocked_range<std::size_t>& r) { part(r.begin(), r.size()); },
+                      tbb::simple_partitioner());
   }
   return error.load();
 }
