@@ -802,6 +802,7 @@ TEST_F(ServerApi, WrongTypesAre400WithAJsonError) {
       {{"query", q}, {"weights", json::array({1, 2, 3})}},
       {{"query", q}, {"tags", "style"}},
       {{"query", q}, {"class_mode", "medium"}},
+      {{"query", q}, {"tags_need_fronts", "yes"}},
       {{"query", q}, {"photos", 3}},
       {{"query", {{"image_id", "12"}}}},
       {{"query", {{"listing_id", json::array()}}}},
@@ -810,7 +811,7 @@ TEST_F(ServerApi, WrongTypesAre400WithAJsonError) {
   };
   for (const json& b : bodies) expect_error(api.recommend(b), {400}, b.dump());
   const std::string img = "image_id=" + std::to_string(id(1, "frontal"));
-  for (const char* qs : {"k=ten", "price_min=cheap", "w_class=", "image_ids=1,x", "k=5x"})
+  for (const char* qs : {"k=ten", "price_min=cheap", "w_class=", "image_ids=1,x", "k=5x", "tags_need_fronts=1"})
     expect_error(api.post("/v1/recommend?" + img + "&" + qs, "", "application/json"), {400}, qs);
   expect_error(api.get("/v1/images/abc"), {400}, "non-numeric image id");
 }

@@ -111,6 +111,15 @@ TEST(EvalCollectionMethods, ParametersAreCheckedByName) {
   ASSERT_FALSE(no_params);
   EXPECT_NE(no_params.message().find("takes no parameters"), std::string::npos);
   EXPECT_TRUE(make_method("cnn-dba:n=5,alpha=1,mode=qe", MethodContext{}));
+  // The final methods take fronts=0|1 (tags only between house fronts), final-dba beside its own.
+  for (const char* bad : {"final:fronts=yes", "final-proj:fronts=2", "final-dba:n=3,fronts=on"}) {
+    auto m = make_method(bad, MethodContext{});
+    ASSERT_FALSE(m) << bad;
+    EXPECT_NE(m.message().find("fronts"), std::string::npos) << m.message();
+  }
+  auto final_n = make_method("final:fronts=1,n=3", MethodContext{});
+  ASSERT_FALSE(final_n);
+  EXPECT_NE(final_n.message().find("parameter n"), std::string::npos) << final_n.message();
 }
 
 model::ModelSpec default_spec() {
@@ -143,9 +152,11 @@ TEST(EvalCollectionMethods, WithoutNeighboursDbaScoresAsTheMethodItExtends) {
   const auto dba0 = scores("cnn-dba:n=0");
   const auto dba1 = scores("cnn-dba:n=1");
   const auto final0 = scores("final"), final_dba0 = scores("final-dba:n=0");
+  const auto fronts0 = scores("final:fronts=1"), fronts_dba0 = scores("final-dba:fronts=1,n=0");
   for (std::size_t k = 0; k < cnn.size(); ++k) {
     EXPECT_NEAR(dba0[k], cnn[k], 1e-6);
     EXPECT_NEAR(final_dba0[k], final0[k], 1e-6);
+    EXPECT_NEAR(fronts_dba0[k], fronts0[k], 1e-6);
   }
   EXPECT_NE(dba1, cnn);
 }

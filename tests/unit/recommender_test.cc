@@ -15,6 +15,8 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -121,12 +123,26 @@ void expect_true_top_k(const Fixture& f, const RecommendRequest& req, const std:
     }
 }
 
-std::string weights_name(const ::testing::TestParamInfo<Weights>& p) {
-  static const char* const names[] = {"Default", "TagsOnly", "NegativeVisual", "VisualOnly"};
+// The brute-force tests' scoring: weights, and how class and tags are taken.
+struct Scoring {
+  Weights weights;
+  bool soft_class = false;
+  bool tags_need_fronts = false;
+};
+
+void PrintTo(const Scoring& s, std::ostream* os) {
+  *os << s.weights.cls << "/" << s.weights.tag << "/" << s.weights.visual << (s.soft_class ? " soft" : " hard")
+      << (s.tags_need_fronts ? ", tags need fronts" : "");
+}
+
+std::string scoring_name(const ::testing::TestParamInfo<Scoring>& p) {
+  static const char* const names[] = {"Default",        "TagsOnly",          "NegativeVisual",
+                                      "VisualOnly",     "TagsNeedFronts",    "TagsOnlyNeedFronts",
+                                      "SoftTagsNeedFronts"};
   return names[p.index];
 }
 
-class RecommendTopK : public ::testing::TestWithParam<Weights> {};
+class RecommendTopK : public ::testing::TestWithParam<Scoring> {};
 
 TEST_P(RecommendTopK, LargeCandidateListsGiveTheTrueTopKByFinalScore) {
   Fixture f(3000);
@@ -134,7 +150,10 @@ TEST_P(RecommendTopK, LargeCandidateListsGiveTheTrueTopKByFinalScore) {
   RecommendRequest req;
   req.query.vector = random_unit(rng);
   req.query.tags = random_tags(rng);
-  req.scoring.weights = GetParam();
+  req.query.tags.front = 0.8f;  // a house front, so gated tags still count against fronts
+  req.scoring.weights = GetParam().weights;
+  req.scoring.soft_class = GetParam().soft_class;
+  req.scoring.tags_need_fronts = GetParam().tags_need_fronts;
   for (std::size_t k : {10, 1000}) {
     req.k = k;
     // Explicit listing ids (their title photos: photo order 0 = odd image ids).
@@ -157,10 +176,11 @@ TEST_P(RecommendTopK, LargeCandidateListsGiveTheTrueTopKByFinalScore) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Weights, RecommendTopK,
-                         ::testing::Values(Weights{1.0, 0.3, 1.0}, Weights{0.0, 1.0, 0.0}, Weights{1.0, 0.3, -1.0},
-                                           Weights{0.0, 0.0, 5.0}),
-                         weights_name);
+INSTANTIATE_TEST_SUITE_P(Scorings, RecommendTopK,
+                         ::testing::Values(Scoring{{1.0, 0.3, 1.0}}, Scoring{{0.0, 1.0, 0.0}}, Scoring{{1.0, 0.3, -1.0}},
+                                           Scoring{{0.0, 0.0, 5.0}}, Scoring{{1.0, 0.3, 1.0}, false, true},
+                                           Scoring{{0.0, 1.0, 0.0}, false, true}, Scoring{{1.0, 0.3, 1.0}, true, true}),
+                         scoring_name);
 
 // The index kind changes how candidates are scanned, never the answer.
 TEST(Recommend, EveryExactIndexKindGivesTheSameAnswers) {
@@ -270,6 +290,7 @@ TEST(Recommend, PruningGivesExactlyTheAnswersOfAFullScan) {
           for (std::size_t k : {1, 10, 1000, 2999}) {
             req.scoring.weights = w;
             req.scoring.soft_class = soft;
+            req.scoring.tags_need_fronts = trial == 2;  // the bound holds with gated tags too
             req.k = k;
             req.listing_ids = trial == 0 ? std::vector<std::string>{} : f.listing_ids;
             req.prune = false;
@@ -298,6 +319,52 @@ TEST(Recommend, PruningGivesExactlyTheAnswersOfAFullScan) {
       EXPECT_LT(r.scanned, r.candidates * 3 / 4);
     }
   }
+}
+
+// Style and stories describe a house's exterior: with tags_need_fronts, equal tags count
+// between two house fronts (hard: both at the threshold; soft: by both front probabilities)
+// and not between photos that are not fronts, in score_parts and in the ranking alike.
+TEST(Recommend, TagsNeedFrontsCountEqualTagsOnlyBetweenHouseFronts) {
+  auto photo = [](std::optional<float> front) {
+    store::Tags t;
+    t.front = front;
+    t.style = "ranch";
+    t.stories = "1";
+    return t;
+  };
+  const store::Tags kitchen = photo(0.1f), garden = photo(0.2f), front = photo(0.9f), other_front = photo(0.8f),
+                    unknown = photo(std::nullopt);
+  ScoreOptions opt;
+  EXPECT_EQ(score_parts(kitchen, garden, 0.0f, opt).tag, 1.0f) << "without the switch any two photos";
+  opt.tags_need_fronts = true;
+  EXPECT_EQ(score_parts(kitchen, garden, 0.0f, opt).tag, 0.0f);
+  EXPECT_EQ(score_parts(front, kitchen, 0.0f, opt).tag, 0.0f);
+  EXPECT_EQ(score_parts(front, unknown, 0.0f, opt).tag, 0.0f);
+  EXPECT_EQ(score_parts(front, other_front, 0.0f, opt).tag, 1.0f);
+  opt.soft_class = true;
+  EXPECT_FLOAT_EQ(score_parts(front, other_front, 0.0f, opt).tag, 0.9f * 0.8f);
+  EXPECT_FLOAT_EQ(score_parts(kitchen, garden, 0.0f, opt).tag, 0.1f * 0.2f);
+  EXPECT_EQ(score_parts(front, unknown, 0.0f, opt).tag, 0.0f);
+  EXPECT_FLOAT_EQ(final_score(score_parts(front, other_front, 1.0f, opt), opt.weights), 0.72f + 0.3f * 0.72f + 1.0f);
+
+  // The ranking: a non-front query gets no tag part from any candidate; a front query gets
+  // it from fronts with its tags.
+  Fixture f(300);
+  std::mt19937 rng(12);
+  RecommendRequest req = random_request(rng, 600);
+  req.scoring.tags_need_fronts = true;
+  req.query.tags.front = 0.3f;
+  for (const Recommendation& r : recommend(f.catalog, req).results) EXPECT_EQ(r.breakdown.tag, 0.0f) << r.image_id;
+  req.query.tags.front = 0.9f;
+  int counted = 0;
+  for (const Recommendation& r : recommend(f.catalog, req).results) {
+    const store::Tags& c = f.tags.at(r.image_id);
+    if (*c.front < 0.5f) {
+      EXPECT_EQ(r.breakdown.tag, 0.0f) << r.image_id;
+    }
+    counted += r.breakdown.tag > 0;
+  }
+  EXPECT_GT(counted, 0);
 }
 
 TEST(Recommend, TheQueryListingAndUnknownTagValuesNeverCount) {

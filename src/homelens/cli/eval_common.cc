@@ -21,6 +21,10 @@ void add_eval_options(CLI::App& cmd, EvalOptions& o) {
                  "service's defaults)")
       ->delimiter(',')
       ->expected(3);
+  cmd.add_option("--final-tags-need-fronts", o.final_tags_need_fronts,
+                 "true: the final methods count equal tags only between house fronts (tag "
+                 "weighted by the class part); false: between any photos (default: the "
+                 "service's)");
   cmd.add_flag("--quiet", o.quiet, "No progress output");
   cmd.parse_complete_callback([&o, &cmd] {
     (void)log::configure_logging(o.common.log_format, o.common.log_level);
@@ -41,7 +45,8 @@ std::optional<NamedMethods> make_methods(const EvalOptions& o, const std::vector
   }
   ctx.heads_dir = o.heads;
   if (!o.final_weights.empty())
-    ctx.final_weights = {o.final_weights[0], o.final_weights[1], o.final_weights[2]};
+    ctx.final_scoring.weights = {o.final_weights[0], o.final_weights[1], o.final_weights[2]};
+  if (o.final_tags_need_fronts) ctx.final_scoring.tags_need_fronts = *o.final_tags_need_fronts;
   if (o.db_given) ctx.db = o.common.db;
   ctx.progress = o.quiet ? ProgressMode::kQuiet : ProgressMode::kAuto;
   ctx.cache = std::make_shared<eval::EmbeddingCache>();

@@ -19,6 +19,7 @@ struct EvalOptions {
   std::vector<std::string> methods;  // empty = the subcommand's defaults
   std::string heads;
   std::vector<double> final_weights;  // class, tag, visual; empty = the service's defaults
+  std::optional<bool> final_tags_need_fronts;  // unset = the service's default
   bool quiet = false;
   bool db_given = false;  // --db given: its stored embeddings stand in for embedding
 };

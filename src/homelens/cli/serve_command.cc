@@ -98,7 +98,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", a->flags.host, "Address to bind (loopback unless told otherwise)")->capture_default_str();
   cmd->add_option("--port", a->flags.port, "Port (0 picks a free one)")->capture_default_str();
   cmd->add_option("--config", a->config_file,
-                  "JSON config: weights, tags, class_mode, api_key, limits (flags given here win over it)");
+                  "JSON config: weights, tags, class_mode, tags_need_fronts, api_key, limits (flags given here win over it)");
   cmd->add_option("--api-key", a->flags.api_key, "Key the write routes require (also $HOMELENS_API_KEY)");
   cmd->add_flag("--allow-open-writes", a->flags.allow_open_writes,
                 "Serve a non-loopback address without an API key (anyone reaching it can write)");

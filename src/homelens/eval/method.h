@@ -36,7 +36,7 @@ class EmbeddingCache;
 struct MethodContext {
   model::ModelSpec spec;
   std::string heads_dir;  // tag heads and projection.json ("" = the default heads folder)
-  rank::Weights final_weights;  // class, tag and visual weights of the final methods
+  rank::ScoreOptions final_scoring;  // weights and tag gating of the final methods
   std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
   ProgressMode progress = ProgressMode::kQuiet;
   std::shared_ptr<EmbeddingCache> cache;

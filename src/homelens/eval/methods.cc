@@ -211,7 +211,7 @@ class ProjectedMixMethod : public ProjectedMethod {
 };
 
 // The service's ranking score (rank::score_parts and final_score): class + tag + visual with
-// ctx.final_weights, the tags coming from the tag heads; the visual part is the cosine of the
+// ctx.final_scoring, the tags coming from the tag heads; the visual part is the cosine of the
 // embeddings, or of their projections when a projection is given (final-proj).
 class FinalMethod : public ProjectedMethod {
  public:
@@ -231,8 +231,7 @@ class FinalMethod : public ProjectedMethod {
     return out;
   }
   double similarity(const Descriptor& a, const Descriptor& b) const override {
-    rank::ScoreOptions opt;
-    opt.weights = ctx_.final_weights;
+    const rank::ScoreOptions& opt = ctx_.final_scoring;
     const float cosine = projected_ ? model::dot(a.projected, b.projected)
                                     : model::dot(a.values, b.values);
     return rank::final_score(rank::score_parts(a.tags, b.tags, cosine, opt), opt.weights);
@@ -278,6 +277,30 @@ Result<std::shared_ptr<const tags::Projection>> load_projection_for(const Method
     return make_error("", p.message() + " (learn it with `homelens train --task projection`)");
   return std::shared_ptr<const tags::Projection>(
       std::make_shared<tags::Projection>(std::move(*p)));
+}
+
+// The final methods' own parameter fronts=0|1 (ScoreOptions::tags_need_fronts, over
+// --final-tags-need-fronts) taken out of c.params, which keeps the other pairs; so one run can
+// measure final and final:fronts=1 on the same photos.
+Result<MethodContext> take_fronts_param(MethodContext c) {
+  std::string rest;
+  std::size_t at = 0;
+  while (at < c.params.size()) {
+    const std::size_t end = std::min(c.params.find(',', at), c.params.size());
+    const std::string pair = c.params.substr(at, end - at);
+    at = end + 1;
+    if (pair.rfind("fronts=", 0) != 0) {
+      rest += (rest.empty() ? "" : ",") + pair;
+      continue;
+    }
+    const std::string value = pair.substr(7);
+    if (value != "0" && value != "1")
+      return make_error("parameter fronts", "expected 0 or 1, got '" + value + "'",
+                        ErrorCode::kInvalidArgument);
+    c.final_scoring.tags_need_fronts = value == "1";
+  }
+  c.params = rest;
+  return c;
 }
 
 // With `collection`, final-dba: FinalCollectionMethod with those options (projected is false).
@@ -326,10 +349,21 @@ void register_builtin_methods() {
                    [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
                      return std::unique_ptr<Method>(new CnnBinaryMethod(with_cache(c)));
                    }});
-  register_method({"final",
-                   "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
-                   "tags from the heads",
-                   true, [](const MethodContext& c) { return make_final(c, false); }});
+  // final and final-proj take only fronts=0|1.
+  auto plain_final = [](bool projected) {
+    return [projected](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
+      auto with = take_fronts_param(c);
+      if (!with) return with.error();
+      if (auto kv = parse_params(with->params, {}); !kv) return kv.error();
+      return make_final(*with, projected);
+    };
+  };
+  MethodInfo final_info{"final",
+                        "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
+                        "tags from the heads; fronts=1: tags count only between house fronts",
+                        true, plain_final(false)};
+  final_info.takes_params = true;
+  register_method(std::move(final_info));
   register_method({"cnn-proj",
                    "cosine of the learned projection of the CNN embedding (train --task "
                    "projection)",
@@ -344,21 +378,25 @@ void register_builtin_methods() {
                      if (!p) return p.error();
                      return std::unique_ptr<Method>(new ProjectedMixMethod(with_cache(c), *p));
                    }});
-  register_method({"final-proj", "final with the projected cosine as its visual part", true,
-                   [](const MethodContext& c) { return make_final(c, true); }});
+  MethodInfo final_proj{"final-proj", "final with the projected cosine as its visual part (fronts=0|1)",
+                        true, plain_final(true)};
+  final_proj.takes_params = true;
+  register_method(std::move(final_proj));
   MethodInfo final_dba{
       "final-dba",
-      "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's; mode=qe is "
-      "not taken)",
+      "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's and fronts=0|1; "
+      "mode=qe is not taken)",
       true, [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
+        auto with = take_fronts_param(c);
+        if (!with) return with.error();
         CollectionOptions defaults;
         defaults.n = 10;  // as cnn-dba
-        auto o = parse_collection_options(defaults, c.params);
+        auto o = parse_collection_options(defaults, with->params);
         if (!o) return o.error();
         if (o->qe)
           return make_error("method final-dba:" + c.params, "mode=qe is not taken",
                             ErrorCode::kInvalidArgument);
-        return make_final(c, false, &*o);
+        return make_final(*with, false, &*o);
       }};
   final_dba.takes_params = true;
   register_method(std::move(final_dba));

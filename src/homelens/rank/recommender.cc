@@ -56,6 +56,7 @@ Breakdown score_parts(const store::Tags& q, const store::Tags& c, float cosine,
     if (!a->empty() && *a == *b2) ++same;
   }
   b.tag = used ? static_cast<float>(same) / used : 0.0f;
+  if (opt.tags_need_fronts) b.tag *= b.cls;
   return b;
 }
 
@@ -103,6 +104,7 @@ Breakdown fixed_parts(const CodedQuery& q, const HotRow& c, const ScoreOptions& 
     const int n = q.n_style * same(q.style, c.style) + q.n_stories * same(q.stories, c.stories) +
                   q.n_room * same(q.room, c.room);
     b.tag = static_cast<float>(n) / q.used;
+    if (opt.tags_need_fronts) b.tag *= b.cls;
   }
   return b;
 }

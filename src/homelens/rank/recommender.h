@@ -24,6 +24,9 @@ struct ScoreOptions {
   bool soft_class = false;
   double front_threshold = 0.5;
   std::vector<std::string> tags{"style", "stories"};  // which tags count towards tag
+  // Style and stories describe a house's exterior: when set, the tag share counts only as
+  // much as the class part says both photos are fronts (tag *= class, hard or soft as above).
+  bool tags_need_fronts = false;
 };
 
 // Listing attribute filters; unset bounds do not filter. A listing without the
@@ -86,7 +89,8 @@ struct RecommendResult {
   std::size_t scanned = 0;              // candidate photos whose cosine was computed
 };
 
-// Scores one candidate against the query given their cosine.
+// Scores one candidate against the query given their cosine (tag gated by class when
+// opt.tags_need_fronts).
 Breakdown score_parts(const store::Tags& query, const store::Tags& candidate, float cosine,
                       const ScoreOptions& opt);
 float final_score(const Breakdown& b, const Weights& w);

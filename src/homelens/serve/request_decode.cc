@@ -68,6 +68,11 @@ void apply_query_params(const httplib::Request& req, json& j) {
   }
   if (req.has_param("photos")) j["photos"] = req.get_param_value("photos");
   if (req.has_param("class_mode")) j["class_mode"] = req.get_param_value("class_mode");
+  if (req.has_param("tags_need_fronts")) {
+    const std::string v = req.get_param_value("tags_need_fronts");
+    if (v != "true" && v != "false") throw ApiError(bad_request("tags_need_fronts must be true or false"));
+    j["tags_need_fronts"] = v == "true";
+  }
   if (req.has_param("image_id")) j["query"]["image_id"] = parse_number_param(req.get_param_value("image_id"), "image_id");
   if (req.has_param("listing_id")) j["query"]["listing_id"] = req.get_param_value("listing_id");
 }
@@ -200,6 +205,10 @@ RecommendCall decode_recommend(const httplib::Request& req, Upload up, const Req
     const json& m = j["class_mode"];
     if (m != "hard" && m != "soft") throw ApiError(bad_request("class_mode must be \"hard\" or \"soft\""));
     r.scoring.soft_class = m == "soft";
+  }
+  if (j.contains("tags_need_fronts")) {
+    if (!j["tags_need_fronts"].is_boolean()) throw ApiError(bad_request("tags_need_fronts must be true or false"));
+    r.scoring.tags_need_fronts = j["tags_need_fronts"].get<bool>();
   }
   if (j.contains("photos")) {
     const json& p = j["photos"];

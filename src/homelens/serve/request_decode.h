@@ -47,7 +47,7 @@ double parse_number_param(const std::string& v, const std::string& name);
 std::int64_t parse_image_id(const std::string& s);
 
 // POST /v1/recommend: the query (query.image_id, query.listing_id, or the upload)
-// and the request (candidates, filters, k, weights, tags, class_mode, photos); query
+// and the request (candidates, filters, k, weights, tags, class_mode, tags_need_fronts, photos); query
 // string parameters override body fields.
 struct RecommendCall {
   engine::QuerySpec query;

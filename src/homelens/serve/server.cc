@@ -316,6 +316,7 @@ Status load_server_config(const std::string& path, ServerConfig& cfg) {
     }
     if (j.contains("tags")) cfg.scoring.tags = j["tags"].get<std::vector<std::string>>();
     if (j.contains("class_mode")) cfg.scoring.soft_class = j["class_mode"].get<std::string>() == "soft";
+    cfg.scoring.tags_need_fronts = j.value("tags_need_fronts", cfg.scoring.tags_need_fronts);
     cfg.scoring.front_threshold = j.value("front_threshold", cfg.scoring.front_threshold);
     cfg.api_key = j.value("api_key", cfg.api_key);
     cfg.max_body_bytes = j.value("max_body_bytes", cfg.max_body_bytes);

@@ -51,7 +51,7 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads a JSON config file (weights, tags, class_mode, api_key, limits) into cfg.
+// Reads a JSON config file (weights, tags, class_mode, tags_need_fronts, api_key, limits) into cfg.
 Status load_server_config(const std::string& path, ServerConfig& cfg);
 
 }  // namespace homelens::serve
