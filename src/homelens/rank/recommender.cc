@@ -233,13 +233,13 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   const index::VectorIndex& index = catalog.index();
   if (req.k == 0 || req.query.vector.size() != index.dim()) return out;
   const std::vector<HotRow>& hot = catalog.hot();
-  // 1. The candidate rows, each once, marked in `seen` (and counted in `marked`). Everything
+  // 1. The candidate rows, each once, marked in `seen`. Everything
   // a candidate needs is in its hot row, so gathering thousands costs a lookup and one cache
   // line each.
   std::vector<std::uint32_t> rows;
   bool in_row_order = false;  // rows holds the candidates in row order (else seen.rows() gives them)
+  bool ann_asked = false;     // the approximate index was asked for candidates
   index::IDSelectorBitmap seen(index);
-  std::atomic<std::size_t> marked{0};
   auto listing_ok = [&](const CatalogListing* l) {
     if (!l) return req.filters.empty();
     if (!req.query.listing_id.empty() && l->listing.id == req.query.listing_id) return false;
@@ -250,9 +250,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
     if (row < 0) return false;
     if (req.query.image_id && *req.query.image_id == hot[static_cast<std::size_t>(row)].image_id) return false;
     const auto r = static_cast<std::uint32_t>(row);
-    if (!(shared ? seen.insert_shared(r) : seen.insert(r))) return false;
-    marked.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    return shared ? seen.insert_shared(r) : seen.insert(r);
   };
   // Whether the listing passed the filters and brought a photo.
   auto add_listing = [&](const CatalogListing& l, bool shared = false) {
@@ -305,6 +303,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       // When the depth reaches every photo that passes, the IVF would return them all:
       // the scan below finds the same candidates without it (and the answer is exact).
       if (members > req.ann_depth) {
+        ann_asked = true;
         // The listings owning one of the nearest ann_depth photos, then filtered and
         // scored exactly like the scan below would (by title or every photo).
         std::unordered_set<const CatalogListing*> near;
@@ -317,7 +316,7 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
         out.approximate = passed >= req.k;
       }
     }
-    if (!out.approximate && marked.load() == 0 && !req.all_photos) {
+    if (!out.approximate && !ann_asked && !req.all_photos) {
       // Every listing by its title photo: one forward sweep of the hot rows finds them
       // already in row order, with no listing visited unless a filter reads it.
       in_row_order = true;
@@ -338,7 +337,12 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
       catalog.for_each_listing([&](const CatalogListing& l) { add_listing(l); });
     }
   }
-  const std::size_t n = in_row_order ? rows.size() : marked.load();
+  // In row order: rows follow the order listings were indexed in, so a candidate list
+  // becomes a forward sweep of the matrix (and of the hot rows) that the memory system
+  // streams, instead of jumps at random. The answer does not depend on the order: ties are
+  // broken by image id below.
+  if (!in_row_order) rows = seen.rows();
+  const std::size_t n = rows.size();
   out.candidates = n;
   if (n == 0) return out;
 
@@ -354,11 +358,6 @@ RecommendResult recommend(const Catalog& catalog, const RecommendRequest& req) {
   const bool per_listing_needed = req.all_photos || !req.image_ids.empty();
   std::vector<float> cos(n);
   Scan scan_done;
-  // Scanned in row order: rows follow the order listings were indexed in, so a candidate
-  // list becomes a forward sweep of the matrix (and of the hot rows) that the memory
-  // system streams, instead of jumps at random. The answer does not depend on the
-  // order: ties are broken by image id below.
-  if (!in_row_order) rows = seen.rows();
   if (req.prune && !per_listing_needed && n > req.k) {
     scan_done = scan_pruned(index, hot, q, req, rows, cos.data(), pass);
   } else {
