@@ -87,8 +87,18 @@ function facts(l) {
     l.area != null ? el('li', {}, el('strong', { text: count.format(l.area) }), ' sqft') : null);
 }
 
+// Heads with a domain model leave a photo unlike every house photo they learned from untagged:
+// front 0 and no room, style or stories (docs/eval.md).
+function outsideHeads(tags) {
+  return !!tags && tags.front === 0 && !tags.room && !tags.style && !tags.stories;
+}
+
 function tagChips(tags, { withRoom = true } = {}) {
   if (!tags) return null;
+  if (outsideHeads(tags)) {
+    return el('ul', { class: 'chips', 'data-testid': 'tags', 'aria-label': 'Photo tags' },
+      el('li', { class: 'chip', text: 'Not a house photo' }));
+  }
   const chips = [];
   if (tags.style) chips.push(el('li', { class: 'chip chip-style', text: titleCase(tags.style) }));
   if (tags.stories) chips.push(el('li', { class: 'chip chip-stories', text: titleCase(tags.stories) }));
@@ -437,6 +447,9 @@ function renderResults(data) {
   if (qt.front == null && !qt.style && !qt.stories && (w.class || w.tag)) {
     $('[data-testid="similar-meta"]').append(el('p', { class: 'note', 'data-testid': 'no-tags-note',
       text: 'No photo tags in this index (the tag heads are not trained), so the class and tag parts are 0 and homes rank by how they look.' }));
+  } else if (outsideHeads(qt) && (w.class || w.tag)) {
+    $('[data-testid="similar-meta"]').append(el('p', { class: 'note', 'data-testid': 'not-house-note',
+      text: 'This photo does not look like the house photos the tag heads learned from, so its class and tag parts are 0 and homes rank by how they look.' }));
   }
   const list = $('[data-testid="similar-results"]');
   if (!n) {

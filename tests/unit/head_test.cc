@@ -94,7 +94,7 @@ TEST(Head, VersionOneFilesLoadWithoutTransformAndUnknownVersionsAreRefused) {
   std::ofstream((tmp / "v9.json").string()) << v3;
   auto bad = load_head((tmp / "v9.json").string());
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.message().find("unsupported head version"), std::string::npos);
+  EXPECT_NE(bad.message().find("unsupported head file version"), std::string::npos);
   // A version 2 head must say how its features were made.
   std::string v2 = v1;
   v2.replace(v2.find("\"version\":1"), 11, "\"version\":2");

@@ -93,8 +93,10 @@ def draw_triplets(houses, proxy, per_query, rng):
 def train(args, labels_csv, heads):
     cmd = [args.bin, "train", "--quiet", "--json", "--folds", "0", "--manifest", args.manifest,
            "--labels", labels_csv, "--heads", heads, "--shrinkage", str(args.shrinkage)]
-    for t in ("front", "room", "style", "stories", "projection"):
+    for t in ("front", "room", "style", "stories", "projection", "domain"):
         cmd += ["--task", t]
+    for m in args.domain_extra:
+        cmd += ["--domain-extra", m]
     if args.db:
         cmd += ["--db", args.db]
     run(cmd)
@@ -152,6 +154,9 @@ def main():
     ap.add_argument("--work", required=True, help="folder for the fold labels, heads, triplets")
     ap.add_argument("--manifest", default=os.path.join(HOUSES, "manifest.csv"))
     ap.add_argument("--labels", default=os.path.join(HOUSES, "labels_train.csv"))
+    ap.add_argument("--domain-extra", action="append", default=[],
+                    help="more in-domain photos for the heads' domain model (a manifest), as "
+                         "scripts/setup gives the style set")
     ap.add_argument("--db", help="houses index used as an embedding cache")
     ap.add_argument("--root", help="passed to eval triplets")
     ap.add_argument("--folds", type=int, default=5)

@@ -9,6 +9,7 @@
 #include "homelens/cli/commands.h"
 #include "homelens/core/log.h"
 #include "homelens/tags/dataset.h"
+#include "homelens/tags/domain.h"
 #include "homelens/tags/features.h"
 #include "homelens/tags/head.h"
 #include "homelens/tags/projection.h"
@@ -32,7 +33,61 @@ struct TrainArgs {
   std::string flip_cache;
   int workers = 0;
   double shrinkage = 0.9;
+  std::vector<std::string> domain_extra;  // manifests of more in-domain photos
+  tags::DomainOptions domain;
 };
+
+// Where a photo of the domain model's training set comes from, for its report: the folder of
+// the manifest that lists it ("houses_dataset").
+std::string source_name(const std::string& manifest) {
+  return fs::absolute(manifest).parent_path().filename().string();
+}
+
+// Learns which photos the heads may judge from the photos the room head trains on (every room
+// of the training houses) and the --domain-extra photos, and saves ROOT/MODEL/domain.json;
+// nullopt after logging why.
+std::optional<nlohmann::json> train_domain(const std::vector<std::string>& paths,
+                                           const std::vector<std::string>& groups,
+                                           const std::vector<std::string>& sources,
+                                           const tags::Features& feats,
+                                           const std::map<std::string, std::size_t>& row_of,
+                                           const std::string& model_id, const TrainArgs& a,
+                                           const std::string& heads_root) {
+  tags::Matrix x;
+  x.cols = feats.x.cols;
+  x.rows = paths.size();
+  for (const auto& p : paths) {
+    const std::size_t r = row_of.at(p);
+    x.data.insert(x.data.end(), feats.x.row(r), feats.x.row(r) + x.cols);
+  }
+  auto d = tags::learn_domain(x, groups, sources, model_id, a.domain);
+  if (!d) {
+    log::error(d.message());
+    return std::nullopt;
+  }
+  nlohmann::json rj = d->training;
+  rj["task"] = "domain";
+  rj["threshold"] = d->threshold;
+  if (!a.no_save) {
+    const std::string path = tags::domain_path(heads_root, model_id);
+    if (auto st = tags::save_domain(*d, path); !st) {
+      log::error(st.message());
+      return std::nullopt;
+    }
+    rj["domain"] = path;
+  }
+  if (!a.json) {
+    std::cout << "domain: " << d->k() << " centroids of " << x.rows
+              << " photos; the heads judge a photo whose cosine to its nearest centroid is at least "
+              << d->threshold << " (" << a.domain.quantile * 100
+              << "% of held-out training photos fall short); held out:";
+    for (const auto& [s, v] : d->training["sources"].items())
+      std::cout << " " << s << " " << v["held_out_pass"].get<double>() * 100 << "% of "
+                << v["photos"].get<std::size_t>() << " pass;";
+    std::cout << (rj.contains("domain") ? " saved " + rj["domain"].get<std::string>() : "") << "\n";
+  }
+  return rj;
+}
 
 // Learns the style x stories projection from the labeled front photos (rows of feats by path)
 // and saves it as ROOT/MODEL/projection.json; nullopt after logging why.
@@ -87,19 +142,25 @@ int run_train(TrainArgs a) {
   const auto t0 = std::chrono::steady_clock::now();
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  if (a.tasks.empty()) a.tasks = {"front", "room", "style", "stories"};
+  if (a.tasks.empty()) a.tasks = {"front", "room", "style", "stories", "domain"};
+  a.domain.seed = a.train.seed;
   if (!a.l2.empty()) a.train.l2_grid = a.l2;
   a.train.class_weights = !a.no_class_weights;
   a.train.standardize = !a.no_standardize;
   a.train.transform.l2_normalize = a.train.transform.power != 1.0;
   const std::string heads_root = a.heads_dir.empty() ? tags::default_heads_dir() : a.heads_dir;
 
-  // The projection is not a head: it learns from the style and stories labels together.
-  bool projection = false;
+  // The projection is not a head: it learns from the style and stories labels together. The
+  // domain model neither: it learns from the room head's photos, whatever their labels.
+  bool projection = false, domain = false;
   std::vector<tags::LabeledSet> sets, projection_sets;
   for (const auto& name : a.tasks) {
     if (name == "projection") {
       projection = true;
+      continue;
+    }
+    if (name == "domain") {
+      domain = true;
       continue;
     }
     auto t = tags::parse_task(name);
@@ -126,6 +187,32 @@ int run_train(TrainArgs a) {
     }
   }
 
+  std::vector<std::string> domain_paths, domain_groups, domain_sources;
+  if (domain) {
+    auto rooms = tags::load_task(tags::Task::kRoom, a.data);
+    if (!rooms) {
+      log::error("domain: " + rooms.message());
+      return 1;
+    }
+    for (const auto& e : rooms->examples) {
+      domain_paths.push_back(e.path);
+      domain_groups.push_back(e.group);
+      domain_sources.push_back(source_name(a.data.manifest));
+    }
+    for (const auto& m : a.domain_extra) {
+      auto extra = tags::manifest_paths(m);
+      if (!extra) {
+        log::error("domain: " + extra.message());
+        return 1;
+      }
+      for (const auto& p : *extra) {
+        domain_paths.push_back(p);
+        domain_groups.push_back("extra:" + p);
+        domain_sources.push_back(source_name(m));
+      }
+    }
+  }
+
   // Every photo is embedded once, whatever the number of tasks that use it.
   std::vector<std::string> paths;
   std::map<std::string, std::size_t> row_of;
@@ -133,6 +220,8 @@ int run_train(TrainArgs a) {
     for (const auto& s : *group)
       for (const auto& e : s.examples)
         if (row_of.emplace(e.path, paths.size()).second) paths.push_back(e.path);
+  for (const auto& p : domain_paths)
+    if (row_of.emplace(p, paths.size()).second) paths.push_back(p);
   tags::FeatureOptions fo;
   std::error_code ec;
   if (fs::exists(a.common.db, ec)) fo.db = a.common.db;
@@ -248,13 +337,19 @@ int run_train(TrainArgs a) {
     if (!rj) return 1;
     out["projection"] = *rj;
   }
+  if (domain) {
+    auto rj = train_domain(domain_paths, domain_groups, domain_sources, *feats, row_of, spec->id,
+                           a, heads_root);
+    if (!rj) return 1;
+    out["domain"] = *rj;
+  }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out["seconds"] = total;
   if (a.json)
     std::cout << out.dump() << "\n";
   else
     std::cout << "trained " << out["tasks"].size() << " heads" << (projection ? " and the projection" : "")
-              << " in " << total << " s\n";
+              << (domain ? " and the domain model" : "") << " in " << total << " s\n";
   return 0;
 }
 
@@ -270,9 +365,21 @@ void add_train_command(CLI::App& app) {
   cmd->get_option("--db")->description(
       "Index used as an embedding cache when it exists (photos not in it are embedded)");
   cmd->add_option("--task", a->tasks,
-                  "front, room, style, stories or projection (repeatable; default the four heads). "
-                  "projection: a linear map of the embedding learned so that houses of the same "
-                  "style and stories come close (heads/MODEL/projection.json)");
+                  "front, room, style, stories, projection or domain (repeatable; default the four "
+                  "heads and the domain). projection: a linear map of the embedding learned so that houses of the "
+                  "same style and stories come close (heads/MODEL/projection.json). domain: which "
+                  "photos the heads may judge, learned from the room head's photos and "
+                  "--domain-extra (heads/MODEL/domain.json); photos outside it are left untagged");
+  cmd->add_option("--domain-extra", a->domain_extra,
+                  "domain: a manifest (path column) of more photos like those the heads should "
+                  "judge, e.g. house exteriors from another source (repeatable)");
+  cmd->add_option("--domain-centroids", a->domain.centroids, "domain: k-means centroids")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--domain-quantile", a->domain.quantile,
+                  "domain: share of held-out training photos left outside the domain")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.5));
   cmd->add_option("--shrinkage", a->shrinkage,
                   "projection: shrinkage of the within-class scatter toward a scaled identity")
       ->capture_default_str()

@@ -37,6 +37,7 @@ struct MethodContext {
   model::ModelSpec spec;
   std::string heads_dir;  // tag heads and projection.json ("" = the default heads folder)
   rank::ScoreOptions final_scoring;  // weights and tag gating of the final methods
+  bool heads_domain = true;          // final methods: false leaves the heads' domain model out
   std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
   ProgressMode progress = ProgressMode::kQuiet;
   std::shared_ptr<EmbeddingCache> cache;

@@ -279,9 +279,10 @@ Result<std::shared_ptr<const tags::Projection>> load_projection_for(const Method
       std::make_shared<tags::Projection>(std::move(*p)));
 }
 
-// The final methods' own parameter fronts=0|1 (ScoreOptions::tags_need_fronts, over
-// --final-tags-need-fronts) taken out of c.params, which keeps the other pairs; so one run can
-// measure final and final:fronts=1 on the same photos.
+// The final methods' own parameters taken out of c.params, which keeps the other pairs, so one
+// run can measure final, final:fronts=1 and final:domain=0 on the same photos:
+// fronts=0|1 (ScoreOptions::tags_need_fronts, over --final-tags-need-fronts) and domain=0|1
+// (0: the heads judge every photo, their domain model left out; default 1).
 Result<MethodContext> take_fronts_param(MethodContext c) {
   std::string rest;
   std::size_t at = 0;
@@ -289,15 +290,16 @@ Result<MethodContext> take_fronts_param(MethodContext c) {
     const std::size_t end = std::min(c.params.find(',', at), c.params.size());
     const std::string pair = c.params.substr(at, end - at);
     at = end + 1;
-    if (pair.rfind("fronts=", 0) != 0) {
+    const bool fronts = pair.rfind("fronts=", 0) == 0, domain = pair.rfind("domain=", 0) == 0;
+    if (!fronts && !domain) {
       rest += (rest.empty() ? "" : ",") + pair;
       continue;
     }
     const std::string value = pair.substr(7);
     if (value != "0" && value != "1")
-      return make_error("parameter fronts", "expected 0 or 1, got '" + value + "'",
-                        ErrorCode::kInvalidArgument);
-    c.final_scoring.tags_need_fronts = value == "1";
+      return make_error(std::string("parameter ") + (fronts ? "fronts" : "domain"),
+                        "expected 0 or 1, got '" + value + "'", ErrorCode::kInvalidArgument);
+    (fronts ? c.final_scoring.tags_need_fronts : c.heads_domain) = value == "1";
   }
   c.params = rest;
   return c;
@@ -318,6 +320,8 @@ Result<std::unique_ptr<Method>> make_final(const MethodContext& c, bool projecte
   if ((*heads)->empty())
     log::warn("final: no tag heads for " + c.spec.id +
               " (train them with `homelens train`); scoring visual similarity only");
+  else if (!c.heads_domain && (*heads)->domain())
+    tagger = tags::make_tagger(std::make_shared<const tags::HeadSet>((*heads)->without_domain()));
   else
     tagger = tags::make_tagger(*heads);
   if (collection)
@@ -360,7 +364,8 @@ void register_builtin_methods() {
   };
   MethodInfo final_info{"final",
                         "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
-                        "tags from the heads; fronts=1: tags count only between house fronts",
+                        "tags from the heads; fronts=1: tags count only between house fronts; domain=0: the "
+                        "heads judge every photo (their domain model left out)",
                         true, plain_final(false)};
   final_info.takes_params = true;
   register_method(std::move(final_info));
@@ -378,13 +383,13 @@ void register_builtin_methods() {
                      if (!p) return p.error();
                      return std::unique_ptr<Method>(new ProjectedMixMethod(with_cache(c), *p));
                    }});
-  MethodInfo final_proj{"final-proj", "final with the projected cosine as its visual part (fronts=0|1)",
+  MethodInfo final_proj{"final-proj", "final with the projected cosine as its visual part (fronts=0|1, domain=0|1)",
                         true, plain_final(true)};
   final_proj.takes_params = true;
   register_method(std::move(final_proj));
   MethodInfo final_dba{
       "final-dba",
-      "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's and fronts=0|1; "
+      "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's, fronts=0|1 and domain=0|1; "
       "mode=qe is not taken)",
       true, [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
         auto with = take_fronts_param(c);

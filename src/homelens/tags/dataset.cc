@@ -155,6 +155,18 @@ Status add_extra_styles(const DatasetOptions& o, LabeledSet& set) {
 
 }  // namespace
 
+Result<std::vector<std::string>> manifest_paths(const std::string& manifest) {
+  auto csv = open_csv(manifest);
+  if (!csv) return csv.error();
+  auto ip = csv->need("path");
+  if (!ip) return ip.error();
+  const fs::path base = fs::absolute(manifest).parent_path();
+  std::vector<std::string> out;
+  for (const auto& row : csv->table.rows)
+    out.push_back((base / trim(row.fields[*ip])).lexically_normal().string());
+  return out;
+}
+
 const char* task_name(Task t) {
   switch (t) {
     case Task::kFront:

@@ -63,6 +63,10 @@ struct DatasetOptions {
   double extra_weight = 0.3;
 };
 
+// The photo paths of a manifest's `path` column, resolved against its folder. Errors name the
+// CSV (and the line of a malformed row).
+Result<std::vector<std::string>> manifest_paths(const std::string& manifest);
+
 // Reads the examples of one task. Errors name the CSV and the line: a missing column, an
 // unknown class, a house without a frontal photo in the manifest.
 Result<LabeledSet> load_task(Task task, const DatasetOptions& options);

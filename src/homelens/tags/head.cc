@@ -34,6 +34,35 @@ Result<std::vector<double>> from_floats(const json& j, std::size_t n, const std:
   return v;
 }
 
+Result<std::vector<double>> rows_from_floats(const json& rows, std::size_t n,
+                                             const std::string& what, const std::string& path) {
+  if (!rows.is_array() || rows.empty())
+    return make_error(path, "\"" + what + "\" must be a non-empty array of rows");
+  std::vector<double> out;
+  for (const auto& row : rows) {
+    auto r = from_floats(row, n, what, path);
+    if (!r) return r.error();
+    out.insert(out.end(), r->begin(), r->end());
+  }
+  return out;
+}
+
+Result<json> read_json_file(const std::string& path, const std::string& format, int max_version,
+                            const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(path, "cannot open " + what);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error(path, "not a JSON " + what);
+  if (j.value("format", "") != format)
+    return make_error(path, "not a " + what + " (format is not \"" + format + "\")");
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() < 1 ||
+      j["version"].get<int>() > max_version)
+    return make_error(path, "unsupported " + what + " version (this build reads version" +
+                                (max_version > 1 ? "s 1 to " : " ") + std::to_string(max_version) +
+                                ")");
+  return j;
+}
+
 Status write_json_file(const json& j, const std::string& path, const std::string& what) {
   std::error_code ec;
   if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
@@ -93,16 +122,9 @@ Status save_head(const Head& h, const std::string& path) {
 }
 
 Result<Head> load_head(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path, "cannot open head file");
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error(path, "not a JSON head file");
-  if (j.value("format", "") != kHeadFormat)
-    return make_error(path, std::string("not a head file (format is not \"") + kHeadFormat + "\")");
-  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() < 1 ||
-      j["version"].get<int>() > kHeadVersion)
-    return make_error(path, "unsupported head version (this build reads versions 1 to " +
-                                std::to_string(kHeadVersion) + ")");
+  auto file = read_json_file(path, kHeadFormat, kHeadVersion, "head file");
+  if (!file) return file.error();
+  const json& j = *file;
   const int version = j["version"].get<int>();
   Head h;
   try {
@@ -161,6 +183,17 @@ std::string default_heads_dir() {
   return HOMELENS_DEFAULT_HEADS_DIR;
 }
 
+namespace {
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
 Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_id) {
   HeadSet set;
   set.model_id_ = model_id;
@@ -179,19 +212,38 @@ Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_
     if (h->model_id != model_id)
       return make_error(p.string(), "head trained for model " + h->model_id +
                                         ", not for the model in use (" + model_id + ")");
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    fingerprint += ss.str();
+    fingerprint += file_bytes(p);
     set.heads_.push_back(std::move(*h));
+  }
+  if (!set.heads_.empty()) set.heads_only_id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
+  if (!set.heads_.empty()) {
+    // The domain model changes what the heads say, so it is part of the heads' identity.
+    const fs::path p = folder / "domain.json";
+    if (fs::exists(p, ec)) {
+      auto d = load_domain(p.string());
+      if (!d) return d.error();
+      if (d->model_id != model_id)
+        return make_error(p.string(), "domain model learned on " + d->model_id +
+                                          ", not on the model in use (" + model_id + ")");
+      fingerprint += file_bytes(p);
+      set.domain_ = std::move(*d);
+    }
   }
   if (!set.heads_.empty()) set.id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
   return set;
 }
 
+HeadSet HeadSet::without_domain() const {
+  HeadSet s = *this;
+  s.domain_.reset();
+  s.id_ = heads_only_id_;
+  return s;
+}
+
 std::string HeadSet::tasks() const {
   std::string s;
   for (const auto& h : heads_) s += (s.empty() ? "" : ", ") + std::string(task_name(h.task));
+  if (domain_) s += (s.empty() ? "" : ", ") + std::string("domain");
   return s;
 }
 
@@ -203,6 +255,21 @@ const Head* HeadSet::get(Task t) const {
 
 Status HeadSet::tag(std::span<const float> embedding, const std::string& model_id,
                     store::Tags& tags) const {
+  if (domain_) {
+    auto score = domain_score(*domain_, embedding, model_id);
+    if (!score) return score.error();
+    if (*score < domain_->threshold) {
+      if (get(Task::kFront)) tags.front = 0.0f;
+      tags.room.clear();
+      tags.room_probs.clear();
+      tags.style.clear();
+      tags.style_probs.clear();
+      tags.stories.clear();
+      tags.stories_probs.clear();
+      tags.heads_id = id_;
+      return {};
+    }
+  }
   for (const auto& h : heads_) {
     auto p = predict(h, embedding, model_id);
     if (!p) return p.error();

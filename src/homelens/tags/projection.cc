@@ -153,15 +153,9 @@ Status save_projection(const Projection& p, const std::string& path) {
 }
 
 Result<Projection> load_projection(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(path, "cannot open projection file");
-  json j = json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("format", "") != kProjectionFormat)
-    return make_error(path, std::string("not a projection file (format is not \"") +
-                                kProjectionFormat + "\")");
-  if (j.value("version", 0) != kProjectionVersion)
-    return make_error(path, "unsupported projection version (this build reads version " +
-                                std::to_string(kProjectionVersion) + ")");
+  auto file = read_json_file(path, kProjectionFormat, kProjectionVersion, "projection file");
+  if (!file) return file.error();
+  const json& j = *file;
   Projection p;
   try {
     p.model_id = j.at("model_id").get<std::string>();
@@ -171,14 +165,9 @@ Result<Projection> load_projection(const std::string& path) {
     auto mean = from_floats(j.at("mean"), p.dim, "mean", path);
     if (!mean) return mean.error();
     p.mean = std::move(*mean);
-    const json& rows = j.at("matrix");
-    if (!rows.is_array() || rows.empty())
-      return make_error(path, "\"matrix\" must be a non-empty array of rows");
-    for (const auto& row : rows) {
-      auto r = from_floats(row, p.dim, "matrix", path);
-      if (!r) return r.error();
-      p.matrix.insert(p.matrix.end(), r->begin(), r->end());
-    }
+    auto rows = rows_from_floats(j.at("matrix"), p.dim, "matrix", path);
+    if (!rows) return rows.error();
+    p.matrix = std::move(*rows);
     p.training = j.value("training", json::object());
   } catch (const json::exception& e) {
     return make_error(path, std::string("malformed projection: ") + e.what());
