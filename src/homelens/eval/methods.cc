@@ -283,7 +283,7 @@ Result<std::shared_ptr<const tags::Projection>> load_projection_for(const Method
 // run can measure final, final:fronts=1 and final:domain=0 on the same photos:
 // fronts=0|1 (ScoreOptions::tags_need_fronts, over --final-tags-need-fronts) and domain=0|1
 // (0: the heads judge every photo, their domain model left out; default 1).
-Result<MethodContext> take_fronts_param(MethodContext c) {
+Result<MethodContext> take_final_params(MethodContext c) {
   std::string rest;
   std::size_t at = 0;
   while (at < c.params.size()) {
@@ -356,7 +356,7 @@ void register_builtin_methods() {
   // final and final-proj take only fronts=0|1.
   auto plain_final = [](bool projected) {
     return [projected](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
-      auto with = take_fronts_param(c);
+      auto with = take_final_params(c);
       if (!with) return with.error();
       if (auto kv = parse_params(with->params, {}); !kv) return kv.error();
       return make_final(*with, projected);
@@ -392,7 +392,7 @@ void register_builtin_methods() {
       "final with cnn-dba's cosine as its visual part (parameters as cnn-dba's, fronts=0|1 and domain=0|1; "
       "mode=qe is not taken)",
       true, [](const MethodContext& c) -> Result<std::unique_ptr<Method>> {
-        auto with = take_fronts_param(c);
+        auto with = take_final_params(c);
         if (!with) return with.error();
         CollectionOptions defaults;
         defaults.n = 10;  // as cnn-dba

@@ -215,21 +215,20 @@ Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_
     fingerprint += file_bytes(p);
     set.heads_.push_back(std::move(*h));
   }
-  if (!set.heads_.empty()) set.heads_only_id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
-  if (!set.heads_.empty()) {
-    // The domain model changes what the heads say, so it is part of the heads' identity.
-    const fs::path p = folder / "domain.json";
-    if (fs::exists(p, ec)) {
-      auto d = load_domain(p.string());
-      if (!d) return d.error();
-      if (d->model_id != model_id)
-        return make_error(p.string(), "domain model learned on " + d->model_id +
-                                          ", not on the model in use (" + model_id + ")");
-      fingerprint += file_bytes(p);
-      set.domain_ = std::move(*d);
-    }
+  if (set.heads_.empty()) return set;
+  set.heads_only_id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
+  // The domain model changes what the heads say, so it is part of the heads' identity.
+  const fs::path domain = folder / "domain.json";
+  if (fs::exists(domain, ec)) {
+    auto d = load_domain(domain.string());
+    if (!d) return d.error();
+    if (d->model_id != model_id)
+      return make_error(domain.string(), "domain model learned on " + d->model_id +
+                                             ", not on the model in use (" + model_id + ")");
+    fingerprint += file_bytes(domain);
+    set.domain_ = std::move(*d);
   }
-  if (!set.heads_.empty()) set.id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
+  set.id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
   return set;
 }
 
