@@ -34,6 +34,7 @@ const MODELS = path.join(SHARED, 'models');
 const KEEP = (id) => (id >= 1 && id <= 60) || id === 72;
 
 let tmp;
+let heads;        // the tag heads the index and the server use
 let server;       // the child process
 let baseUrl;
 let browser;
@@ -44,20 +45,32 @@ const badResponses = []; // HTTP 4xx/5xx the page got
 
 function log(...a) { console.log('#', ...a); }
 
-function buildSubsetManifest() {
-  const lines = fs.readFileSync(path.join(HOUSES, 'manifest.csv'), 'utf8').split(/\r?\n/).filter(Boolean);
+// The rows of a shared houses CSV whose house is kept, into tmp/NAME (the first column of the
+// manifest is a path relative to the houses folder, made absolute so `train` finds the photos).
+function subsetCsv(file, name, absolutePaths) {
+  const lines = fs.readFileSync(path.join(HOUSES, file), 'utf8').split(/\r?\n/).filter(Boolean);
   const header = lines[0].split(',');
   const col = header.indexOf('house_id');
-  assert.ok(col >= 0, 'manifest.csv has a house_id column');
-  const rows = lines.slice(1).filter((l) => KEEP(Number(l.split(',')[col])));
-  const out = path.join(tmp, 'subset.csv');
+  assert.ok(col >= 0, `${file} has a house_id column`);
+  let rows = lines.slice(1).filter((l) => KEEP(Number(l.split(',')[col])));
+  if (absolutePaths) {
+    assert.equal(header[0], 'path', `${file} starts with the path column`);
+    rows = rows.map((l) => path.join(HOUSES, l.slice(0, l.indexOf(','))) + l.slice(l.indexOf(',')));
+  }
+  const out = path.join(tmp, name);
   fs.writeFileSync(out, [lines[0], ...rows].join('\n') + '\n');
-  return { manifest: out, photos: rows.length };
+  return { csv: out, rows: rows.length };
+}
+
+function run(args, what) {
+  const r = spawnSync(BIN, [...args, '--models-dir', MODELS], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `homelens ${what} failed:\n${r.stdout}\n${r.stderr}`);
 }
 
 function startServer(db) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['serve', '--db', db, '--port', '0', '--web-dir', WEB_DIR, '--models-dir', MODELS],
+    const child = spawn(BIN, ['serve', '--db', db, '--port', '0', '--web-dir', WEB_DIR, '--models-dir', MODELS,
+      '--heads', heads],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     server = child;  // stopped by after() whatever happens next
     let out = '';
@@ -159,15 +172,22 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
       assert.ok(fs.existsSync(p), `${what} not found: ${p}`);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'homelens-web-'));
-    const { manifest, photos } = buildSubsetManifest();
+    const { csv: manifest, rows: photos } = subsetCsv('manifest.csv', 'subset.csv', true);
+    const { csv: labels } = subsetCsv('labels_train.csv', 'labels.csv', false);
     const db = path.join(tmp, 'web.db');
+    const cols = ['--col', 'listing=house_id', '--col', 'price=price_usd', '--col', 'beds=bedrooms',
+      '--col', 'baths=bathrooms', '--col', 'area=area_sqft', '--col', 'zip=zipcode', '--col', 'extra=room_type'];
     const t0 = Date.now();
-    const idx = spawnSync(BIN, ['index', '--quiet', '--db', db, '--manifest', manifest, '--base-dir', HOUSES,
-      '--models-dir', MODELS,
-      '--col', 'listing=house_id', '--col', 'price=price_usd', '--col', 'beds=bedrooms', '--col', 'baths=bathrooms',
-      '--col', 'area=area_sqft', '--col', 'zip=zipcode', '--col', 'extra=room_type'], { encoding: 'utf8', timeout: 90_000 });
-    assert.equal(idx.status, 0, `homelens index failed:\n${idx.stdout}\n${idx.stderr}`);
+    run(['index', '--quiet', '--no-heads', '--db', db, '--manifest', manifest, ...cols], 'index');
     log(`indexed ${photos} photos in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // Tag heads (with their domain model) from the labeled houses of the subset, the index as the
+    // embedding cache; a second index run tags the stored photos.
+    heads = path.join(tmp, 'heads');
+    run(['train', '--quiet', '--db', db, '--heads', heads, '--manifest', manifest, '--labels', labels,
+      '--task', 'front', '--task', 'room', '--task', 'style', '--task', 'stories', '--task', 'domain',
+      '--folds', '0', '--l2', '1', '--domain-centroids', '8'], 'train');
+    run(['index', '--quiet', '--db', db, '--manifest', manifest, '--heads', heads, ...cols], 'index --heads');
+    log(`heads trained and photos tagged in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     baseUrl = await startServer(db);
     log('server', baseUrl);
@@ -295,6 +315,26 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
     assert.ok(preview, 'the uploaded photo is previewed');
     assert.match(await page.textContent('[data-testid="similar-query"]'), /59_frontal\.jpg/);
     await shot('upload');
+  });
+
+  it('a photo that is not a house ranks by how it looks and says so', async () => {
+    // A flower from Wang Corel-1k: the heads' domain model leaves it untagged, so no listing gets
+    // a class or tag part for it (the heads alone would call many such photos house fronts).
+    await page.setInputFiles('[data-testid="upload-input"]', path.join(SHARED, 'data', 'wang_corel1k', 'images', '600.jpg'));
+    await page.waitForFunction(() => /600\.jpg/.test(document.querySelector('[data-testid="similar-query"]')?.textContent ?? ''));
+    await waitForPanelResults();
+    const cards = await readSimilarCards();
+    assert.ok(cards.length > 0, 'results appear for the upload');
+    assertBreakdownsAddUp(cards);
+    for (const c of cards) {
+      assert.equal(num(c.cls), 0, `listing ${c.listing}: no class part for a photo that is not a house`);
+      assert.equal(num(c.tag), 0, `listing ${c.listing}: no tag part for a photo that is not a house`);
+    }
+    assert.match(await page.textContent('[data-testid="not-house-note"]'), /does not look like the house photos/);
+    assert.match(await page.textContent('[data-testid="similar-query"]'), /Not a house photo/);
+    await shot('upload_not_a_house');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="similar-panel"]').open);
   });
 
   it('shows API errors to the user', async () => {

@@ -111,11 +111,17 @@ TEST(EvalCollectionMethods, ParametersAreCheckedByName) {
   ASSERT_FALSE(no_params);
   EXPECT_NE(no_params.message().find("takes no parameters"), std::string::npos);
   EXPECT_TRUE(make_method("cnn-dba:n=5,alpha=1,mode=qe", MethodContext{}));
-  // The final methods take fronts=0|1 (tags only between house fronts), final-dba beside its own.
-  for (const char* bad : {"final:fronts=yes", "final-proj:fronts=2", "final-dba:n=3,fronts=on"}) {
+  // The final methods take fronts=0|1 (tags only between house fronts) and domain=0|1 (the heads'
+  // domain model), final-dba beside its own.
+  for (const auto& [bad, name] : std::vector<std::pair<std::string, std::string>>{
+           {"final:fronts=yes", "fronts"},
+           {"final-proj:fronts=2", "fronts"},
+           {"final-dba:n=3,fronts=on", "fronts"},
+           {"final:domain=off", "domain"},
+           {"final-dba:domain=2,n=3", "domain"}}) {
     auto m = make_method(bad, MethodContext{});
     ASSERT_FALSE(m) << bad;
-    EXPECT_NE(m.message().find("fronts"), std::string::npos) << m.message();
+    EXPECT_NE(m.message().find("parameter " + name), std::string::npos) << m.message();
   }
   auto final_n = make_method("final:fronts=1,n=3", MethodContext{});
   ASSERT_FALSE(final_n);
