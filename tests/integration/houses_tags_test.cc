@@ -247,12 +247,17 @@ TEST_F(HousesTagsCli, PhotosUnlikeAnyHousePhotoAreLeftUntagged) {
     EXPECT_EQ(rows[i]["front"].get<double>(), 0.0) << rows[i]["path"];
     for (const char* k : {"room", "style", "stories"})
       EXPECT_TRUE(rows[i][k].is_null()) << rows[i]["path"] << " " << k;
+    // The score it was judged by, for whoever tunes --domain-quantile.
+    EXPECT_FALSE(rows[i]["domain"]["inside"].get<bool>()) << rows[i]["path"];
+    EXPECT_LT(rows[i]["domain"]["score"].get<double>(), rows[i]["domain"]["threshold"].get<double>());
   }
   EXPECT_GT(rows[5]["front"].get<double>(), 0.5);
   EXPECT_EQ(rows[5]["room"], "front");
   EXPECT_EQ(rows[6]["room"], "kitchen");
-  for (std::size_t i = 5; i < 7; ++i)
+  for (std::size_t i = 5; i < 7; ++i) {
     for (const char* k : {"style", "stories"}) EXPECT_TRUE(rows[i][k].is_string()) << k;
+    EXPECT_TRUE(rows[i]["domain"]["inside"].get<bool>()) << rows[i]["path"];
+  }
 }
 
 TEST_F(HousesTagsCli, HeadsOfOneModelRefuseTheOther) {

@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "homelens/cli/commands.h"
@@ -44,7 +45,9 @@ int run_tag(const TagArgs& a) {
                " (train them with `homelens train`, or see scripts/setup)");
     return 1;
   }
-  const tags::Tagger tagger = tags::make_tagger(std::make_shared<const tags::HeadSet>(std::move(*heads)));
+  const auto head_set = std::make_shared<const tags::HeadSet>(std::move(*heads));
+  const tags::Tagger tagger = tags::make_tagger(head_set);
+  const tags::DomainModel* domain = head_set->domain();
   std::vector<std::string> paths, sources;
   if (!a.image.empty()) {
     paths.push_back(a.image);
@@ -90,8 +93,21 @@ int run_tag(const TagArgs& a) {
       log::error(st.message());
       return 1;
     }
+    // How like the heads' training photos it is: what a --domain-quantile choice is judged by.
+    std::optional<float> score;
+    if (domain) {
+      auto d = tags::domain_score(*domain, emb.vector, spec->id);
+      if (!d) {
+        log::error(d.message());
+        return 1;
+      }
+      score = *d;
+    }
     if (a.json) {
       nlohmann::json j = {{"path", sources[i]}};
+      if (score)
+        j["domain"] = {{"score", *score}, {"threshold", domain->threshold},
+                       {"inside", *score >= domain->threshold}};
       j["front"] = t.front ? nlohmann::json(*t.front) : nlohmann::json(nullptr);
       j["room"] = t.room.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.room);
       j["style"] = t.style.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.style);
@@ -114,6 +130,10 @@ int run_tag(const TagArgs& a) {
       if (!t.stories.empty()) {
         std::snprintf(buf, sizeof buf, " (%.2f)", t.stories_probs[t.stories]);
         std::cout << "  stories " << t.stories << buf;
+      }
+      if (score && *score < domain->threshold) {
+        std::snprintf(buf, sizeof buf, "%.3f < %.3f", *score, domain->threshold);
+        std::cout << "  not tagged: unlike the heads' training photos (cosine " << buf << ")";
       }
       std::cout << "\n";
     }
@@ -143,7 +163,7 @@ void add_tag_command(CLI::App& app) {
   cmd->add_option("--workers", a->workers, "Parallel embedding workers (default: one per core)");
   cmd->add_flag("--json", a->json,
                 "One JSON object a line: path, front, room, style, style_probs, stories, "
-                "stories_probs");
+                "stories_probs, and with a domain model domain {score, threshold, inside}");
   cmd->callback([a] { exit_code() = run_tag(*a); });
 }
 
