@@ -15,11 +15,6 @@ namespace tags = homelens::tags;
 constexpr std::size_t kDim = 1280;
 const char* const kModel = "bench-model";
 
-std::mt19937& rng_for_centroids() {
-  static std::mt19937 rng(11);
-  return rng;
-}
-
 std::vector<float> random_unit(std::mt19937& rng) {
   std::normal_distribution<float> g;
   std::vector<float> v(kDim);
@@ -55,7 +50,7 @@ std::string heads_folder(bool domain) {
     m.dim = kDim;
     m.threshold = 0.0f;  // every photo passes: the heads run after the domain test
     for (int c = 0; c < 64; ++c) {
-      auto v = random_unit(rng_for_centroids());
+      auto v = random_unit(rng);
       m.centroids.insert(m.centroids.end(), v.begin(), v.end());
     }
     (void)tags::save_domain(m, domain_file);

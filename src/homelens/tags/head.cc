@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "homelens/image/decode.h"
 
@@ -183,16 +182,8 @@ std::string default_heads_dir() {
   return HOMELENS_DEFAULT_HEADS_DIR;
 }
 
-namespace {
-
-std::string file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
+// Head and domain files are a few hundred KB to a few MB; the cap only guards the read.
+constexpr std::size_t kMaxHeadsFileBytes = std::size_t{1} << 30;
 
 Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_id) {
   HeadSet set;
@@ -212,7 +203,9 @@ Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_
     if (h->model_id != model_id)
       return make_error(p.string(), "head trained for model " + h->model_id +
                                         ", not for the model in use (" + model_id + ")");
-    fingerprint += file_bytes(p);
+    auto bytes = image::read_file(p.string(), kMaxHeadsFileBytes);
+    if (!bytes) return bytes.error();
+    fingerprint += *bytes;
     set.heads_.push_back(std::move(*h));
   }
   if (set.heads_.empty()) return set;
@@ -225,7 +218,9 @@ Result<HeadSet> HeadSet::load(const std::string& root, const std::string& model_
     if (d->model_id != model_id)
       return make_error(domain.string(), "domain model learned on " + d->model_id +
                                              ", not on the model in use (" + model_id + ")");
-    fingerprint += file_bytes(domain);
+    auto bytes = image::read_file(domain.string(), kMaxHeadsFileBytes);
+    if (!bytes) return bytes.error();
+    fingerprint += *bytes;
     set.domain_ = std::move(*d);
   }
   set.id_ = "heads-" + image::sha256_hex(fingerprint).substr(0, 16);
