@@ -46,20 +46,21 @@ T must(Result<T> r, const char* what) {
 
 int main(int argc, char** argv) {
   CLI::App app{"HomeLens upload query: time per stage"};
-  std::string photo, backend = "auto";
+  std::string photo, backend = "auto", model_id = model::kDefaultModelId;
   int listings = 25000, per_listing = 2, rounds = 50;
   app.add_option("--photo", photo, "A real photo, scaled to 1024 px for the upload")->required();
   app.add_option("--listings", listings, "Synthetic listings")->capture_default_str();
   app.add_option("--photos-per-listing", per_listing, "Synthetic photos per listing")->capture_default_str();
   app.add_option("--rounds", rounds, "Timed rounds per stage")->capture_default_str();
   app.add_option("--backend", backend, "Model backend: auto, onednn or opencv")->capture_default_str();
+  app.add_option("--model", model_id, "Model spec id or file")->capture_default_str();
   bool wide_when_idle = true;
   app.add_option("--wide-when-idle", wide_when_idle, "The engine embeds an upload on every core when idle")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {
-    auto spec = must(model::find_model_spec(model::kDefaultModelId, model::default_models_dir()), "model spec");
+    auto spec = must(model::find_model_spec(model_id, model::default_models_dir()), "model spec");
     spec.backend = backend;
     const fs::path tmp = fs::temp_directory_path() / ("homelens-upload-bench-" + std::to_string(getpid()));
     fs::create_directories(tmp);
@@ -67,8 +68,10 @@ int main(int argc, char** argv) {
     bench::make_synthetic_db(db, listings, per_listing, spec.id);
     cv::Mat img;
     const std::string jpeg = bench::upload_jpeg(photo, img);
-    std::printf("upload: %dx%d JPEG (%zu KB); whole index: %d listings x %d photos; medians of %d rounds\n",
-                img.cols, img.rows, jpeg.size() / 1024, listings, per_listing, rounds);
+    std::printf(
+        "upload: %dx%d JPEG (%zu KB); model %s; whole index: %d listings x %d photos; medians of "
+        "%d rounds\n",
+        img.cols, img.rows, jpeg.size() / 1024, spec.id.c_str(), listings, per_listing, rounds);
 
     engine::EngineOptions eo;
     eo.db = db;

@@ -54,6 +54,7 @@ TEST_P(MacawTest, ParrotPhotoIsAMacawWithEachModelSpec) {
 
 INSTANTIATE_TEST_SUITE_P(BothSpecs, MacawTest,
                          ::testing::Values(MacawCase{"mobilenetv2-torchvision-imagenet", 88},
+                                           MacawCase{"mobilenetv2-torchvision-imagenet-whole", 88},
                                            MacawCase{"mobilenetv2-keras-imagenet", 89}));
 
 TEST(Embedder, HotDogPhotoIsAHotdog) {
@@ -114,12 +115,12 @@ struct InputDiff {
 };
 
 InputDiff input_diff(const cv::Mat& rgb, const model::InputSpec& in) {
-  const int n = 3 * in.width * in.height;
+  const cv::Size size = model::input_size(rgb.size(), in);
+  const int plane = size.width * size.height, n = 3 * plane;
   std::vector<float> fused(n), two_step(n);
   model::write_input(rgb, in, fused.data());
   model::write_planes(model::resize_and_crop(rgb, in), in, two_step.data());
   InputDiff d;
-  const int plane = in.width * in.height;
   int differing = 0;
   for (int i = 0; i < n; ++i) {
     const double level = in.scale / in.std[i / plane];  // one 8-bit step in this plane
@@ -135,7 +136,8 @@ InputDiff input_diff(const cv::Mat& rgb, const model::InputSpec& in) {
 // two-step blob (at most one 8-bit level off where float sums round the other way) on
 // house photos at full and reduced decode scale, a large photo and a small one (enlarged).
 TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
-  for (const char* id : {"mobilenetv2-torchvision-imagenet", "mobilenetv2-keras-imagenet"}) {
+  for (const char* id : {"mobilenetv2-torchvision-imagenet",
+                         "mobilenetv2-torchvision-imagenet-whole", "mobilenetv2-keras-imagenet"}) {
     const model::InputSpec in = spec_for(id).input;
     std::vector<cv::Mat> images;
     for (int h = 1; h <= 20; ++h) images.push_back(load(testing::houses_dir() / "images" / (std::to_string(h) + "_frontal.jpg")));
@@ -148,7 +150,9 @@ TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
     for (std::size_t i = 0; i < images.size(); ++i) {
       const InputDiff d = input_diff(images[i], in);
       EXPECT_LE(d.max_levels, 1.001) << id << " image " << i << " " << images[i].cols << "x" << images[i].rows;
-      EXPECT_LT(d.share_differing, 0.001) << id << " image " << i;
+      // A shrink by a factor close to 1 (320x240 to 304x228 for the whole-photo spec) rounds
+      // the other way most often: 0.2% of its values.
+      EXPECT_LT(d.share_differing, 0.005) << id << " image " << i;
     }
   }
 }
@@ -156,7 +160,8 @@ TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
 // An upload on an idle server runs its network on every core (engine's wide_when_idle):
 // the embedding is the one-thread one, for both specs.
 TEST(Embedder, TwoThreadsGiveTheOneThreadEmbedding) {
-  for (const char* id : {"mobilenetv2-torchvision-imagenet", "mobilenetv2-keras-imagenet"}) {
+  for (const char* id : {"mobilenetv2-torchvision-imagenet",
+                         "mobilenetv2-torchvision-imagenet-whole", "mobilenetv2-keras-imagenet"}) {
     const auto spec = spec_for(id);
     auto one = model::Embedder::open(spec, {1, true});
     auto two = model::Embedder::open(spec, {2, true});
@@ -168,6 +173,54 @@ TEST(Embedder, TwoThreadsGiveTheOneThreadEmbedding) {
       ASSERT_TRUE(a.ok() && b.ok());
       EXPECT_GT(model::dot((*a)[0].vector, (*b)[0].vector), 0.99999f) << id << " " << name;
     }
+  }
+}
+
+// The whole-photo spec gives the network the photo at its own aspect: listing photos are
+// mostly 3:2 and 4:3, and a portrait is not turned on its side.
+TEST(Preprocess, WholeSpecKeepsEachPhotosAspect) {
+  const model::InputSpec in = spec_for("mobilenetv2-torchvision-imagenet-whole").input;
+  EXPECT_EQ(model::input_size({720, 480}, in), cv::Size(336, 224));  // 3:2
+  EXPECT_EQ(model::input_size({480, 720}, in), cv::Size(224, 336));  // its portrait
+  EXPECT_EQ(model::input_size({640, 480}, in), cv::Size(304, 224));  // 4:3: 298.7 -> 304
+  EXPECT_EQ(model::input_size({500, 500}, in), cv::Size(224, 224));
+  EXPECT_EQ(model::input_size({1600, 400}, in), cv::Size(448, 224));  // 4:1, held at 2:1
+  const cv::Mat house = load(testing::houses_dir() / "images/59_frontal.jpg");
+  const cv::Mat x = model::resize_and_crop(house, in);
+  EXPECT_EQ(x.size(), model::input_size(house.size(), in));
+  // The centre-crop spec keeps its fixed square.
+  EXPECT_EQ(model::input_size({720, 480}, spec_for("mobilenetv2-torchvision-imagenet").input),
+            cv::Size(224, 224));
+}
+
+// What a person sees at the sides of a house front (the garage, the next house) counts: painting
+// over the outer sixths of a 3:2 photo leaves the centre-crop embedding as it was and moves the
+// whole-photo one, and photos of several shapes in one batch embed as they do alone.
+TEST(Embedder, WholeSpecSeesTheSidesTheCentreCropDrops) {
+  cv::Mat photo = load(testing::houses_dir() / "images/1_frontal.jpg");
+  ASSERT_GT(photo.cols, photo.rows * 1.4);
+  cv::Mat painted = photo.clone();
+  const int side = photo.cols / 6;
+  painted(cv::Rect(0, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
+  painted(cv::Rect(photo.cols - side, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
+  auto crop = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet"));
+  auto whole = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet-whole"));
+  ASSERT_TRUE(crop.ok() && whole.ok());
+  auto c = crop->embed({photo, painted});
+  auto w = whole->embed({photo, painted});
+  ASSERT_TRUE(c.ok() && w.ok());
+  EXPECT_GT(model::dot((*c)[0].vector, (*c)[1].vector), 0.999f);
+  EXPECT_LT(model::dot((*w)[0].vector, (*w)[1].vector), 0.98f);
+
+  const cv::Mat portrait = load(testing::houses_dir() / "images/1_frontal.jpg").t();
+  const cv::Mat square = photo(cv::Rect(0, 0, photo.rows, photo.rows)).clone();
+  auto mixed = whole->embed({photo, portrait, square, painted});
+  ASSERT_TRUE(mixed.ok());
+  const std::vector<cv::Mat> alone_photos{photo, portrait, square, painted};
+  for (std::size_t i = 0; i < alone_photos.size(); ++i) {
+    auto alone = whole->embed({alone_photos[i]});
+    ASSERT_TRUE(alone.ok());
+    EXPECT_GT(model::dot((*alone)[0].vector, (*mixed)[i].vector), 0.99999f) << "photo " << i;
   }
 }
 

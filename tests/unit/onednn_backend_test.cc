@@ -105,6 +105,7 @@ TEST_P(OneDnnAgreesTest, AutoChoosesOneDnnForTheSharedModels) {
 
 INSTANTIATE_TEST_SUITE_P(BothSpecs, OneDnnAgreesTest,
                          ::testing::Values("mobilenetv2-torchvision-imagenet",
+                                           "mobilenetv2-torchvision-imagenet-whole",
                                            "mobilenetv2-keras-imagenet"));
 
 // data (N x 3 x 224 x 224) -> Sigmoid -> GlobalAveragePool -> Flatten -> embedding (N x 3):
@@ -182,11 +183,20 @@ TEST(OneDnnBackend, AutoFallsBackToOpenCvAndStillRunsTheModel) {
 }
 
 TEST(OneDnnBackend, RejectsABlobOfTheWrongShape) {
-  auto backend = model::open_onednn_backend(spec_for(model::kDefaultModelId, "onednn"), {});
-  ASSERT_TRUE(backend.ok()) << backend.message();
-  const int dims[] = {1, 3, 100, 100};
-  cv::Mat blob(4, dims, CV_32F, cv::Scalar(0));
-  EXPECT_FALSE((*backend)->forward(blob).ok());
+  for (const char* id :
+       {"mobilenetv2-torchvision-imagenet", "mobilenetv2-torchvision-imagenet-whole"}) {
+    auto backend = model::open_onednn_backend(spec_for(id, "onednn"), {});
+    ASSERT_TRUE(backend.ok()) << backend.message();
+    const int dims[] = {1, 3, 100, 100};
+    cv::Mat blob(4, dims, CV_32F, cv::Scalar(0));
+    EXPECT_FALSE((*backend)->forward(blob).ok()) << id;
+    // A 3:2 input is a shape only the whole-photo spec makes.
+    const int wide[] = {1, 3, 224, 336};
+    cv::Mat blob2(4, wide, CV_32F, cv::Scalar(0));
+    EXPECT_EQ((*backend)->forward(blob2).ok(),
+              std::string(id) == "mobilenetv2-torchvision-imagenet-whole")
+        << id;
+  }
 }
 
 }  // namespace

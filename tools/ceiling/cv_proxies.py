@@ -14,9 +14,10 @@ Each method's right answers are pooled over the folds; accuracy with a 95% Wilso
 the paired difference to a baseline method (same triplets, so far tighter than comparing the two
 intervals): mean of right(method) - right(baseline) per triplet, +- 1.96 standard errors.
 With --dev, also the dev triplets: all 30 (caveat: the heads and projection trained on most of
-their houses) and the ones whose houses are all held out.
+their houses) and the ones whose houses are all held out. With --model twice or more, the same
+triplets judge every method under each model (heads trained for each), so models compare paired.
 
-  tools/ceiling/cv_proxies.py --bin build/homelens --work /tmp/cv [--db houses.db]
+  tools/ceiling/cv_proxies.py --bin build/homelens --work /tmp/cv [--db houses.db] [--model M]...
 
 The system numpy (python3-numpy) draws the triplets; the homelens CLI does everything else.
 """
@@ -90,10 +91,14 @@ def draw_triplets(houses, proxy, per_query, rng):
     return out
 
 
-def train(args, labels_csv, heads):
-    cmd = [args.bin, "train", "--quiet", "--json", "--folds", "0", "--manifest", args.manifest,
-           "--labels", labels_csv, "--heads", heads, "--shrinkage", str(args.shrinkage)]
-    for t in ("front", "room", "style", "stories", "projection", "domain"):
+def with_model(cmd, model):
+    return cmd + ["--model", model] if model else cmd
+
+
+def train(args, labels_csv, heads, model=None):
+    cmd = with_model([args.bin, "train", "--quiet", "--json", "--folds", "0", "--manifest", args.manifest,
+                      "--labels", labels_csv, "--heads", heads, "--shrinkage", str(args.shrinkage)], model)
+    for t in args.tasks.split(","):
         cmd += ["--task", t]
     for m in args.domain_extra:
         cmd += ["--domain-extra", m]
@@ -102,9 +107,9 @@ def train(args, labels_csv, heads):
     run(cmd)
 
 
-def evaluate(args, triplets_csv, heads, methods):
-    cmd = [args.bin, "eval", "triplets", "--quiet", "--json", "--triplets", triplets_csv,
-           "--heads", heads]
+def evaluate(args, triplets_csv, heads, methods, model=None):
+    cmd = with_model([args.bin, "eval", "triplets", "--quiet", "--json", "--triplets", triplets_csv,
+                      "--heads", heads], model)
     if args.root:
         cmd += ["--root", args.root]
     for m in methods:
@@ -167,8 +172,16 @@ def main():
     ap.add_argument("--method", action="append", help="methods (default: %s)" % ", ".join(METHODS))
     ap.add_argument("--baseline", default="final", help="method the others are compared with")
     ap.add_argument("--dev", help="also the dev triplets CSV (e.g. triplets_dev.csv)")
+    ap.add_argument("--tasks", default="front,room,style,stories,projection,domain",
+                    help="what homelens train learns per fold (the projection only serves the -proj methods)")
+    ap.add_argument("--model", action="append", default=[],
+                    help="model spec (default: homelens's); given twice or more, the heads train and "
+                         "every method runs on the same triplets with each, named METHOD@MODEL")
     args = ap.parse_args()
-    methods = args.method or list(METHODS)
+    base_methods = args.method or list(METHODS)
+    models = args.model or [None]
+    named = (lambda m, model: m) if len(models) == 1 else (lambda m, model: "%s@%s" % (m, model))
+    methods = [named(m, model) for model in models for m in base_methods]
     os.makedirs(args.work, exist_ok=True)
     args.manifest = os.path.abspath(args.manifest)
 
@@ -187,15 +200,17 @@ def main():
             w.writeheader()
             w.writerows(r for r, g in zip(labels, fold) if g != k)
         heads = os.path.join(d, "heads")
-        train(args, train_csv, heads)
+        for model in models:
+            train(args, train_csv, heads, model)
         held = [r for r, g in zip(labels, fold) if g == k]
         for p in PROXIES:
             t = draw_triplets(held, p, args.per_query, rng)
             tc = os.path.join(d, "triplets_%s.csv" % p)
             write_triplets(tc, t, fronts)
-            j = evaluate(args, tc, heads, methods)
-            for m in methods:
-                right[p][m] += right_vector(j, m)
+            for model in models:
+                j = evaluate(args, tc, heads, base_methods, model)
+                for m in base_methods:
+                    right[p][named(m, model)] += right_vector(j, m)
         print("fold %d: %d held-out houses" % (k, len(held)), file=sys.stderr)
 
     print("Cross-validated proxies: %d folds by house over %d labeled houses, %d triplets a query "
@@ -208,7 +223,8 @@ def main():
 
     if args.dev:
         heads = os.path.join(args.work, "all", "heads")
-        train(args, args.labels, heads)
+        for model in models:
+            train(args, args.labels, heads, model)
         labeled = {r["house_id"] for r in labels}
         dev_dir = os.path.dirname(os.path.abspath(args.dev))
         with open(args.dev, newline="") as f:
@@ -228,8 +244,11 @@ def main():
                              "on most of their houses)" % len(rows), args.dev),
                             ("dev triplets whose houses are all held out (%d)" % len(held),
                              held_csv)):
-            j = evaluate(args, path, heads, methods)
-            table(title, {m: right_vector(j, m) for m in methods}, methods, args.baseline)
+            dev_right = {}
+            for model in models:
+                j = evaluate(args, path, heads, base_methods, model)
+                dev_right.update({named(m, model): right_vector(j, m) for m in base_methods})
+            table(title, dev_right, methods, args.baseline)
 
 
 if __name__ == "__main__":

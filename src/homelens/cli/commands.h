@@ -18,7 +18,7 @@ int& exit_code();
 // Options every command shares: the table, the model, and how it logs.
 struct CommonOptions {
   std::string db = "homelens.db";
-  std::string model = "mobilenetv2-torchvision-imagenet";
+  std::string model = model::kDefaultModelId;
   std::string models_dir;  // default: model::default_models_dir()
   std::string log_format = "text";  // text | json (core/log.h)
   std::string log_level = "info";

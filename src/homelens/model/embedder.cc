@@ -16,6 +16,7 @@ Result<Embedder> Embedder::open(const ModelSpec& spec, const BackendOptions& opt
 
 int Embedder::min_decode_side() const {
   const auto& in = spec().input;
+  if (in.crop == "whole") return std::min(in.width, in.height);
   return in.resize_shorter > 0 ? in.resize_shorter : std::max(in.width, in.height);
 }
 
@@ -24,32 +25,52 @@ Result<std::vector<Embedding>> Embedder::embed(const std::vector<cv::Mat>& rgb_i
   using clock = std::chrono::steady_clock;
   std::vector<Embedding> result;
   if (rgb_images.empty()) return result;
-  const auto t0 = clock::now();
-  cv::Mat blob = make_blob(rgb_images, spec().input);
-  const auto t1 = clock::now();
   const int n = static_cast<int>(rgb_images.size());
-  const int step = backend_->best_batch() > 0 ? std::min(n, backend_->best_batch()) : n;
   result.resize(n);
-  for (int b = 0; b < n; b += step) {
-    const int m = std::min(step, n - b);
-    int dims[4] = {m, blob.size[1], blob.size[2], blob.size[3]};
-    const cv::Mat part(4, dims, CV_32F, blob.ptr<float>() + static_cast<std::size_t>(b) * blob.step[0] / sizeof(float));
-    auto out = backend_->forward(part);
-    if (!out) return out.error();
-    for (int i = 0; i < m; ++i) {
-      const float* e = out->embeddings.ptr<float>(i);
-      result[b + i].vector.assign(e, e + out->embeddings.cols);
-      l2_normalize(result[b + i].vector);
-      if (!out->probabilities.empty()) {
-        const float* p = out->probabilities.ptr<float>(i);
-        result[b + i].probabilities.assign(p, p + out->probabilities.cols);
+  // One blob per input size (a "whole" spec's photos differ in shape), in order of first use.
+  std::vector<std::pair<cv::Size, std::vector<int>>> groups;
+  for (int i = 0; i < n; ++i) {
+    const cv::Size in = input_size(rgb_images[i].size(), spec().input);
+    auto g =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& e) { return e.first == in; });
+    if (g == groups.end()) g = groups.insert(groups.end(), {in, {}});
+    g->second.push_back(i);
+  }
+  double pre = 0, fwd = 0;
+  for (const auto& [size, members] : groups) {
+    const auto t0 = clock::now();
+    std::vector<cv::Mat> images;
+    images.reserve(members.size());
+    for (int i : members) images.push_back(rgb_images[i]);
+    cv::Mat blob = make_blob(images, spec().input);
+    const auto t1 = clock::now();
+    const int m_all = static_cast<int>(members.size());
+    const int step = backend_->best_batch() > 0 ? std::min(m_all, backend_->best_batch()) : m_all;
+    for (int b = 0; b < m_all; b += step) {
+      const int m = std::min(step, m_all - b);
+      int dims[4] = {m, blob.size[1], blob.size[2], blob.size[3]};
+      const cv::Mat part(
+          4, dims, CV_32F,
+          blob.ptr<float>() + static_cast<std::size_t>(b) * blob.step[0] / sizeof(float));
+      auto out = backend_->forward(part);
+      if (!out) return out.error();
+      for (int i = 0; i < m; ++i) {
+        Embedding& e = result[members[b + i]];
+        const float* v = out->embeddings.ptr<float>(i);
+        e.vector.assign(v, v + out->embeddings.cols);
+        l2_normalize(e.vector);
+        if (!out->probabilities.empty()) {
+          const float* p = out->probabilities.ptr<float>(i);
+          e.probabilities.assign(p, p + out->probabilities.cols);
+        }
       }
     }
+    pre += std::chrono::duration<double>(t1 - t0).count();
+    fwd += std::chrono::duration<double>(clock::now() - t1).count();
   }
   if (times) {
-    const auto t2 = clock::now();
-    times->preprocess += std::chrono::duration<double>(t1 - t0).count();
-    times->forward += std::chrono::duration<double>(t2 - t1).count();
+    times->preprocess += pre;
+    times->forward += fwd;
   }
   return result;
 }

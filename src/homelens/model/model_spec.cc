@@ -62,6 +62,8 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
     s.input.height = in_j.at("height").get<int>();
     s.input.resize_shorter = in_j.value("resize_shorter", 0);
     s.input.crop = in_j.value("crop", "center");
+    s.input.size_step = in_j.value("size_step", s.input.size_step);
+    s.input.max_aspect = in_j.value("max_aspect", s.input.max_aspect);
     s.input.interpolation = in_j.value("interpolation", "area");
     s.input.color = in_j.value("color", "RGB");
     s.input.scale = in_j.value("scale", 1.0);
@@ -83,8 +85,11 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
     return make_error(spec_path, "input size and embedding_dim must be positive");
   if (s.input.color != "RGB" && s.input.color != "BGR")
     return make_error(spec_path, "input.color must be RGB or BGR");
-  if (s.input.crop != "center" && s.input.crop != "none")
-    return make_error(spec_path, "input.crop must be \"center\" or \"none\"");
+  if (s.input.crop != "center" && s.input.crop != "none" && s.input.crop != "whole")
+    return make_error(spec_path, "input.crop must be \"center\", \"none\" or \"whole\"");
+  if (s.input.crop == "whole" && (s.input.size_step <= 0 || s.input.max_aspect < 1))
+    return make_error(spec_path,
+                      "input.size_step must be positive and input.max_aspect at least 1");
   for (const auto& f : s.files)
     if (!fs::exists(f)) return make_error(spec_path, "model file not found: " + f);
   return s;

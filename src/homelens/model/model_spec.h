@@ -14,7 +14,12 @@ struct InputSpec {
   int width = 224;
   int height = 224;
   int resize_shorter = 256;        // shorter side scaled to this, then cropped; 0 = resize to WxH
-  std::string crop = "center";     // "center" or "none"
+  // "center": WxH from the middle of the photo; "none": the photo squeezed to WxH;
+  // "whole": the whole photo at its own aspect (model::input_size), the input size varying.
+  std::string crop = "center";
+  // For "whole": the longer side is a multiple of size_step, at most max_aspect times the shorter.
+  int size_step = 16;
+  double max_aspect = 2.0;
   std::string interpolation = "area";  // "area", "linear", "cubic"
   std::string color = "RGB";       // channel order the network wants: "RGB" or "BGR"
   // Each channel becomes (pixel * scale - mean[c]) / std[c].
@@ -49,7 +54,8 @@ Result<ModelSpec> find_model_spec(const std::string& path_or_id, const std::stri
 // The folder holding model weights: $HOMELENS_MODELS, else ../shared/models of the build.
 std::string default_models_dir();
 
-// The spec used when none is given.
+// The spec used when none is given. (Not the "-whole" spec: it gains on Wang and loses house
+// style likeness; docs/eval.md, "the whole photo".)
 inline constexpr const char* kDefaultModelId = "mobilenetv2-torchvision-imagenet";
 
 // Class names, one a line, index = line number.

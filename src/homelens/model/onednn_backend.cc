@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 #include <unordered_map>
+
+#include "homelens/model/preprocess.h"
 
 namespace homelens::model {
 namespace {
@@ -262,14 +265,15 @@ class OneDnnBackend final : public ModelBackend {
   // Builds the plan for batch size 1 so that a graph it cannot run fails at load.
   Status prepare() {
     use_threads();
-    auto p = plan_for(1);
+    auto p = plan_for({1, spec_.input.height, spec_.input.width});
     if (!p) return p.error();
     return Status::Ok();
   }
 
   Result<ModelOutputs> forward(const cv::Mat& blob) override {
-    if (blob.dims != 4 || blob.size[1] != 3 || blob.size[2] != spec_.input.height ||
-        blob.size[3] != spec_.input.width || blob.type() != CV_32F || !blob.isContinuous())
+    if (blob.dims != 4 || blob.size[1] != 3 ||
+        !valid_input_shape(blob.size[2], blob.size[3], spec_.input) || blob.type() != CV_32F ||
+        !blob.isContinuous())
       return make_error(spec_.id, "input blob has the wrong shape");
     const int n = blob.size[0];
     // Callers run one backend per thread and get their parallelism from several of
@@ -278,7 +282,7 @@ class OneDnnBackend final : public ModelBackend {
     // two-thread team against 20 ms with one, at load average 5 on 2 cores). So 0
     // means one thread here, unless OMP_NUM_THREADS says otherwise.
     use_threads();
-    auto plan = plan_for(n);
+    auto plan = plan_for({n, blob.size[2], blob.size[3]});
     if (!plan) return plan.error();
     Plan& p = **plan;
     ModelOutputs result;
@@ -303,15 +307,17 @@ class OneDnnBackend final : public ModelBackend {
   }
 
  private:
-  Result<Plan*> plan_for(int n) {
-    auto it = plans_.find(n);
+  // A plan per batch size and input size (a "whole" spec's photos come in several shapes).
+  using PlanKey = std::array<int, 3>;  // n, height, width
+  Result<Plan*> plan_for(const PlanKey& key) {
+    auto it = plans_.find(key);
     if (it != plans_.end()) return it->second.get();
-    // A server sees many batch sizes; keep the plans (and their buffers) of a few.
-    if (plans_.size() >= 4) plans_.erase(std::prev(plans_.end()));
-    auto plan = build(n);
+    // A server sees many batch sizes and shapes; keep the plans (and their buffers) of a few.
+    if (plans_.size() >= 8) plans_.erase(std::prev(plans_.end()));
+    auto plan = build(key[0], key[1], key[2]);
     if (!plan) return plan.error();
     auto* raw = plan->get();
-    plans_.emplace(n, std::move(*plan));
+    plans_.emplace(key, std::move(*plan));
     return raw;
   }
 
@@ -328,7 +334,7 @@ class OneDnnBackend final : public ModelBackend {
     return dst;
   }
 
-  Result<std::unique_ptr<Plan>> build(int n) {
+  Result<std::unique_ptr<Plan>> build(int n, int height, int width) {
     const std::string& path = spec_.files.at(0);
     auto plan = std::make_unique<Plan>();
     Plan& p = *plan;
@@ -385,8 +391,7 @@ class OneDnnBackend final : public ModelBackend {
     }
 
     std::unordered_map<std::string, Tensor> t;
-    t[graph_.input] = {memory::desc({n, 3, spec_.input.height, spec_.input.width}, dt::f32, tag::nchw),
-                       kInputBuffer};
+    t[graph_.input] = {memory::desc({n, 3, height, width}, dt::f32, tag::nchw), kInputBuffer};
     std::set<std::string> released;
     auto release_dead = [&](int upto) {
       for (auto& [name, ten] : t) {
@@ -658,7 +663,7 @@ class OneDnnBackend final : public ModelBackend {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::vector<std::pair<std::string, memory>> constants_;
-  std::map<int, std::unique_ptr<Plan>> plans_;
+  std::map<PlanKey, std::unique_ptr<Plan>> plans_;
 };
 
 }  // namespace

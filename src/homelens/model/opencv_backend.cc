@@ -5,6 +5,7 @@
 #include <opencv2/core/utility.hpp>
 
 #include "homelens/model/pointwise_conv.h"
+#include "homelens/model/preprocess.h"
 
 namespace homelens::model {
 
@@ -43,8 +44,8 @@ Result<std::unique_ptr<ModelBackend>> OpenCvBackend::open(const ModelSpec& spec,
 }
 
 Result<ModelOutputs> OpenCvBackend::forward(const cv::Mat& blob) {
-  if (blob.dims != 4 || blob.size[1] != 3 || blob.size[2] != spec_.input.height ||
-      blob.size[3] != spec_.input.width)
+  if (blob.dims != 4 || blob.size[1] != 3 ||
+      !valid_input_shape(blob.size[2], blob.size[3], spec_.input))
     return make_error(spec_.id, "input blob has the wrong shape");
   const int n = blob.size[0];
   std::vector<cv::Mat> outs;

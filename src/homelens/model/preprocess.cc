@@ -65,12 +65,15 @@ struct Normalizer {
   }
 };
 
-// The size resize_and_crop scales rgb to before cropping.
-cv::Size resized_size(const cv::Mat& rgb, const InputSpec& spec) {
-  const double s = static_cast<double>(spec.resize_shorter) / std::min(rgb.cols, rgb.rows);
+// The size resize_and_crop scales rgb to before cropping to `in` (input_size).
+cv::Size resized_size(const cv::Mat& rgb, const InputSpec& spec, cv::Size in) {
+  const double s = spec.crop == "whole"
+                       ? std::max(static_cast<double>(in.width) / rgb.cols,
+                                  static_cast<double>(in.height) / rgb.rows)
+                       : static_cast<double>(spec.resize_shorter) / std::min(rgb.cols, rgb.rows);
   // Rounded like the reference pipelines (Python round-half-even on .5 is rare enough to ignore).
-  return {std::max(spec.width, static_cast<int>(std::lround(rgb.cols * s))),
-          std::max(spec.height, static_cast<int>(std::lround(rgb.rows * s)))};
+  return {std::max(in.width, static_cast<int>(std::lround(rgb.cols * s))),
+          std::max(in.height, static_cast<int>(std::lround(rgb.rows * s)))};
 }
 
 // v rounded half to even as OpenCV's saturate_cast rounds (cvRound), inline: std::nearbyint is
@@ -86,17 +89,18 @@ inline int round_even(float v) {
 // resize_and_crop + write_planes in one pass over only the source pixels the crop covers:
 // rows first (contiguous, so vectorized) into one float row, then the columns straight into
 // the planes. Pixels are rounded to 8 bits as resize's are, so the blob is the two-step one.
-void fused_area_planes(const cv::Mat& rgb, const InputSpec& spec, cv::Size resized, float* dst) {
-  const int x0 = (resized.width - spec.width) / 2, y0 = (resized.height - spec.height) / 2;
-  const AreaTaps cols = area_taps(rgb.cols, resized.width, x0, spec.width);
-  const AreaTaps rows = area_taps(rgb.rows, resized.height, y0, spec.height);
+void fused_area_planes(const cv::Mat& rgb, const InputSpec& spec, cv::Size resized, cv::Size in,
+                       float* dst) {
+  const int x0 = (resized.width - in.width) / 2, y0 = (resized.height - in.height) / 2;
+  const AreaTaps cols = area_taps(rgb.cols, resized.width, x0, in.width);
+  const AreaTaps rows = area_taps(rgb.rows, resized.height, y0, in.height);
   const int src_x0 = cols.first.front();
   const int src_x1 = std::min(rgb.cols, cols.first.back() + cols.stride);
   const int span = 3 * (src_x1 - src_x0);
   std::vector<float> acc(span);
   const Normalizer norm(spec);
-  const int plane = spec.width * spec.height;
-  for (int y = 0; y < spec.height; ++y) {
+  const int plane = in.width * in.height;
+  for (int y = 0; y < in.height; ++y) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int k = 0; k < rows.stride; ++k) {
       const float w = rows.w[y * rows.stride + k];
@@ -105,8 +109,8 @@ void fused_area_planes(const cv::Mat& rgb, const InputSpec& spec, cv::Size resiz
       const uchar* src = rgb.ptr<uchar>(sy) + 3 * src_x0;
       for (int i = 0; i < span; ++i) acc[i] += w * src[i];
     }
-    float* out = dst + y * spec.width;
-    for (int x = 0; x < spec.width; ++x) {
+    float* out = dst + y * in.width;
+    for (int x = 0; x < in.width; ++x) {
       const float* a = acc.data() + 3 * (cols.first[x] - src_x0);
       const float* w = cols.w.data() + x * cols.stride;
       const int taps = std::min(cols.stride, src_x1 - cols.first[x]);
@@ -124,19 +128,21 @@ void fused_area_planes(const cv::Mat& rgb, const InputSpec& spec, cv::Size resiz
 // Whether fused_area_planes computes this image's blob: an area shrink (no axis enlarged,
 // where INTER_AREA is bilinear instead) followed by a centre crop.
 bool fusable(const cv::Mat& rgb, const InputSpec& spec, cv::Size resized) {
-  return spec.resize_shorter > 0 && spec.crop != "none" && interpolation_flag(spec.interpolation) == cv::INTER_AREA &&
-         rgb.type() == CV_8UC3 && resized.width <= rgb.cols && resized.height <= rgb.rows;
+  return (spec.resize_shorter > 0 || spec.crop == "whole") && spec.crop != "none" &&
+         interpolation_flag(spec.interpolation) == cv::INTER_AREA && rgb.type() == CV_8UC3 &&
+         resized.width <= rgb.cols && resized.height <= rgb.rows;
 }
 }  // namespace
 
 cv::Mat resize_and_crop(const cv::Mat& rgb, const InputSpec& spec) {
   const int flag = interpolation_flag(spec.interpolation);
-  if (spec.resize_shorter <= 0) {
+  if (spec.resize_shorter <= 0 && spec.crop != "whole") {
     cv::Mat out;
     cv::resize(rgb, out, cv::Size(spec.width, spec.height), 0, 0, flag);
     return out;
   }
-  const cv::Size size = resized_size(rgb, spec);
+  const cv::Size in = input_size(rgb.size(), spec);
+  const cv::Size size = resized_size(rgb, spec, in);
   const int w = size.width, h = size.height;
   cv::Mat resized;
   if (w == rgb.cols && h == rgb.rows) {
@@ -149,38 +155,44 @@ cv::Mat resize_and_crop(const cv::Mat& rgb, const InputSpec& spec) {
     cv::resize(resized, out, cv::Size(spec.width, spec.height), 0, 0, flag);
     return out;
   }
-  const int x = (w - spec.width) / 2;
-  const int y = (h - spec.height) / 2;
-  return resized(cv::Rect(x, y, spec.width, spec.height));
+  const int x = (w - in.width) / 2;
+  const int y = (h - in.height) / 2;
+  return resized(cv::Rect(x, y, in.width, in.height));
 }
 
 void write_planes(const cv::Mat& rgb, const InputSpec& spec, float* dst) {
-  CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == spec.width && rgb.rows == spec.height);
-  const int plane = spec.width * spec.height;
+  CV_Assert(rgb.type() == CV_8UC3 && valid_input_shape(rgb.rows, rgb.cols, spec));
+  const int width = rgb.cols, height = rgb.rows, plane = width * height;
   const Normalizer norm(spec);
-  for (int y = 0; y < spec.height; ++y) {
+  for (int y = 0; y < height; ++y) {
     const uchar* row = rgb.ptr<uchar>(y);
     for (int c = 0; c < 3; ++c) {
-      float* out = dst + norm.plane_of[c] * plane + y * spec.width;
-      for (int x = 0; x < spec.width; ++x) out[x] = row[3 * x + c] * norm.mul[c] + norm.add[c];
+      float* out = dst + norm.plane_of[c] * plane + y * width;
+      for (int x = 0; x < width; ++x) out[x] = row[3 * x + c] * norm.mul[c] + norm.add[c];
     }
   }
 }
 
 void write_input(const cv::Mat& rgb, const InputSpec& spec, float* dst) {
-  if (spec.resize_shorter > 0) {
-    const cv::Size size = resized_size(rgb, spec);
-    if (fusable(rgb, spec, size)) return fused_area_planes(rgb, spec, size, dst);
+  if (spec.resize_shorter > 0 || spec.crop == "whole") {
+    const cv::Size in = input_size(rgb.size(), spec);
+    const cv::Size size = resized_size(rgb, spec, in);
+    if (fusable(rgb, spec, size)) return fused_area_planes(rgb, spec, size, in, dst);
   }
   write_planes(resize_and_crop(rgb, spec), spec, dst);
 }
 
 cv::Mat make_blob(const std::vector<cv::Mat>& rgb_images, const InputSpec& spec) {
   const int n = static_cast<int>(rgb_images.size());
-  int dims[4] = {n, 3, spec.height, spec.width};
+  const cv::Size in =
+      n > 0 ? input_size(rgb_images[0].size(), spec) : cv::Size(spec.width, spec.height);
+  int dims[4] = {n, 3, in.height, in.width};
   cv::Mat blob(4, dims, CV_32F);
-  const std::size_t per_image = 3u * spec.width * spec.height;
-  for (int i = 0; i < n; ++i) write_input(rgb_images[i], spec, blob.ptr<float>() + i * per_image);
+  const std::size_t per_image = 3u * in.width * in.height;
+  for (int i = 0; i < n; ++i) {
+    CV_Assert(input_size(rgb_images[i].size(), spec) == in);
+    write_input(rgb_images[i], spec, blob.ptr<float>() + i * per_image);
+  }
   return blob;
 }
 

@@ -2,18 +2,48 @@
 // because resize, crop and normalization are part of the network's contract.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <opencv2/core.hpp>
 
 #include "homelens/model/model_spec.h"
 
 namespace homelens::model {
 
-// Scales the shorter side to spec.resize_shorter (or straight to WxH when 0),
-// centre-crops to WxH, and returns a CV_8UC3 RGB image of exactly WxH.
+// The network input size for a photo of size `photo`: the spec's WxH, or with crop "whole" the
+// shorter side at min(W, H) and the longer at the multiple of size_step nearest the photo's
+// aspect, at most max_aspect times the shorter. (Inline: the oneDNN backend, a library of its
+// own, checks shapes with valid_input_shape.)
+inline cv::Size input_size(cv::Size photo, const InputSpec& spec) {
+  if (spec.crop != "whole" || photo.width <= 0 || photo.height <= 0)
+    return {spec.width, spec.height};
+  const int shorter = std::min(spec.width, spec.height), step = spec.size_step;
+  const double aspect = static_cast<double>(std::max(photo.width, photo.height)) /
+                        std::min(photo.width, photo.height);
+  const int cap = std::max(shorter, static_cast<int>(shorter * spec.max_aspect) / step * step);
+  const int longer =
+      std::clamp(static_cast<int>(std::lround(shorter * aspect / step)) * step, shorter, cap);
+  return photo.width >= photo.height ? cv::Size(longer, shorter) : cv::Size(shorter, longer);
+}
+
+// Whether a blob of h x w images is one this spec's preprocessing makes (input_size's range).
+inline bool valid_input_shape(int h, int w, const InputSpec& spec) {
+  if (spec.crop != "whole") return h == spec.height && w == spec.width;
+  const int shorter = std::min(spec.width, spec.height);
+  const int longer = std::max(h, w);
+  return std::min(h, w) == shorter &&
+         longer <= std::max(shorter, static_cast<int>(shorter * spec.max_aspect)) &&
+         (longer == shorter || longer % spec.size_step == 0);
+}
+
+// Scales the shorter side to spec.resize_shorter (or straight to WxH when 0), centre-crops to
+// WxH, and returns a CV_8UC3 RGB image of exactly WxH. With crop "whole" it scales the photo
+// to cover input_size, aspect kept, and centre-crops the rest (at most size_step / 2 of one
+// side, more only beyond max_aspect), returning an image of input_size.
 cv::Mat resize_and_crop(const cv::Mat& rgb, const InputSpec& spec);
 
-// Writes one image's normalized planes (3 x H x W floats, in the spec's
-// channel order) to dst. `rgb` must already be WxH (resize_and_crop).
+// Writes one image's normalized planes (3 x h x w floats for an rgb of w x h, in the spec's
+// channel order) to dst. `rgb` must already be its input size (resize_and_crop).
 void write_planes(const cv::Mat& rgb, const InputSpec& spec, float* dst);
 
 // write_planes(resize_and_crop(rgb, spec), spec, dst) for an RGB image of any size, in one
@@ -21,7 +51,8 @@ void write_planes(const cv::Mat& rgb, const InputSpec& spec, float* dst);
 // (the same blob, to float rounding).
 void write_input(const cv::Mat& rgb, const InputSpec& spec, float* dst);
 
-// Builds an N x 3 x H x W blob from RGB images of any size (write_input each).
+// Builds an N x 3 x H x W blob from RGB images of any size (write_input each). With crop
+// "whole" all images must have the same input_size (model::Embedder groups them).
 cv::Mat make_blob(const std::vector<cv::Mat>& rgb_images, const InputSpec& spec);
 
 }  // namespace homelens::model
