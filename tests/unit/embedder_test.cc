@@ -212,7 +212,7 @@ TEST(Embedder, WholeSpecSeesTheSidesTheCentreCropDrops) {
   EXPECT_GT(model::dot((*c)[0].vector, (*c)[1].vector), 0.999f);
   EXPECT_LT(model::dot((*w)[0].vector, (*w)[1].vector), 0.98f);
 
-  const cv::Mat portrait = load(testing::houses_dir() / "images/1_frontal.jpg").t();
+  const cv::Mat portrait = photo.t();
   const cv::Mat square = photo(cv::Rect(0, 0, photo.rows, photo.rows)).clone();
   auto mixed = whole->embed({photo, portrait, square, painted});
   ASSERT_TRUE(mixed.ok());

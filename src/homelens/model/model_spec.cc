@@ -1,5 +1,6 @@
 #include "homelens/model/model_spec.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -87,9 +88,12 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
     return make_error(spec_path, "input.color must be RGB or BGR");
   if (s.input.crop != "center" && s.input.crop != "none" && s.input.crop != "whole")
     return make_error(spec_path, "input.crop must be \"center\", \"none\" or \"whole\"");
-  if (s.input.crop == "whole" && (s.input.size_step <= 0 || s.input.max_aspect < 1))
-    return make_error(spec_path,
-                      "input.size_step must be positive and input.max_aspect at least 1");
+  if (s.input.crop == "whole" && (s.input.size_step <= 0 || s.input.max_aspect < 1 ||
+                                  std::min(s.input.width, s.input.height) % s.input.size_step != 0))
+    return make_error(
+        spec_path,
+        "with crop \"whole\", input.size_step must be positive and divide the shorter "
+        "of width and height, and input.max_aspect must be at least 1");
   for (const auto& f : s.files)
     if (!fs::exists(f)) return make_error(spec_path, "model file not found: " + f);
   return s;

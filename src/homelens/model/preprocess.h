@@ -26,14 +26,10 @@ inline cv::Size input_size(cv::Size photo, const InputSpec& spec) {
   return photo.width >= photo.height ? cv::Size(longer, shorter) : cv::Size(shorter, longer);
 }
 
-// Whether a blob of h x w images is one this spec's preprocessing makes (input_size's range).
+// Whether a blob of h x w images is one this spec's preprocessing makes: a size input_size
+// gives itself (load_model_spec makes the shorter side a multiple of size_step, so it does).
 inline bool valid_input_shape(int h, int w, const InputSpec& spec) {
-  if (spec.crop != "whole") return h == spec.height && w == spec.width;
-  const int shorter = std::min(spec.width, spec.height);
-  const int longer = std::max(h, w);
-  return std::min(h, w) == shorter &&
-         longer <= std::max(shorter, static_cast<int>(shorter * spec.max_aspect)) &&
-         (longer == shorter || longer % spec.size_step == 0);
+  return input_size({w, h}, spec) == cv::Size(w, h);
 }
 
 // Scales the shorter side to spec.resize_shorter (or straight to WxH when 0), centre-crops to
