@@ -449,7 +449,8 @@ function renderResults(data) {
       text: 'No photo tags in this index (the tag heads are not trained), so the class and tag parts are 0 and homes rank by how they look.' }));
   } else if (outsideHeads(qt) && (w.class || w.tag)) {
     $('[data-testid="similar-meta"]').append(el('p', { class: 'note', 'data-testid': 'not-house-note',
-      text: 'This photo does not look like the house photos the tag heads learned from, so its class and tag parts are 0 and homes rank by how they look.' }));
+      text: 'This photo does not look like the house photos the tag heads learned from, so its class and tag parts are 0 and homes rank by how they look' +
+        (data.query.expanded ? ' (compared together with its nearest indexed photos).' : '.') }));
   }
   const list = $('[data-testid="similar-results"]');
   if (!n) {

@@ -330,7 +330,7 @@ describe('HomeLens web page', { timeout: 110_000 }, () => {
       assert.equal(num(c.cls), 0, `listing ${c.listing}: no class part for a photo that is not a house`);
       assert.equal(num(c.tag), 0, `listing ${c.listing}: no tag part for a photo that is not a house`);
     }
-    assert.match(await page.textContent('[data-testid="not-house-note"]'), /does not look like the house photos/);
+    assert.match(await page.textContent('[data-testid="not-house-note"]'), /does not look like the house photos.*compared together with its nearest indexed photos/);
     assert.match(await page.textContent('[data-testid="similar-query"]'), /Not a house photo/);
     await shot('upload_not_a_house');
     await page.keyboard.press('Escape');

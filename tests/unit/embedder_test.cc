@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include <opencv2/imgproc.hpp>
 
@@ -16,6 +19,7 @@ namespace homelens {
 namespace {
 
 using testing::shared_dir;
+using testing::TempDir;
 
 model::ModelSpec spec_for(const std::string& id) {
   auto spec = model::find_model_spec(id, (shared_dir() / "models").string());
@@ -100,7 +104,8 @@ TEST(Embedder, SamePhotoGivesTheSameEmbeddingAcrossRunsAndBatchSizes) {
         const auto& a = (*batch7)[b + i].vector;
         const auto& c = (*out)[i].vector;
         float max_diff = 0;
-        for (std::size_t d = 0; d < a.size(); ++d) max_diff = std::max(max_diff, std::fabs(a[d] - c[d]));
+        for (std::size_t d = 0; d < a.size(); ++d)
+          max_diff = std::max(max_diff, std::fabs(a[d] - c[d]));
         EXPECT_LT(max_diff, 1e-5f) << "photo " << b + i << " batch " << batch;
       }
     }
@@ -140,7 +145,9 @@ TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
                          "mobilenetv2-torchvision-imagenet-whole", "mobilenetv2-keras-imagenet"}) {
     const model::InputSpec in = spec_for(id).input;
     std::vector<cv::Mat> images;
-    for (int h = 1; h <= 20; ++h) images.push_back(load(testing::houses_dir() / "images" / (std::to_string(h) + "_frontal.jpg")));
+    for (int h = 1; h <= 20; ++h)
+      images.push_back(
+          load(testing::houses_dir() / "images" / (std::to_string(h) + "_frontal.jpg")));
     const cv::Mat house = images.front();
     cv::Mat big, small, half;
     cv::resize(house, big, cv::Size(1531, 1017), 0, 0, cv::INTER_CUBIC);
@@ -149,7 +156,8 @@ TEST(Preprocess, OnePassInputIsTheResizeCropNormalizeInput) {
     images.insert(images.end(), {big, small, half, house.t()});
     for (std::size_t i = 0; i < images.size(); ++i) {
       const InputDiff d = input_diff(images[i], in);
-      EXPECT_LE(d.max_levels, 1.001) << id << " image " << i << " " << images[i].cols << "x" << images[i].rows;
+      EXPECT_LE(d.max_levels, 1.001)
+          << id << " image " << i << " " << images[i].cols << "x" << images[i].rows;
       // A shrink by a factor close to 1 (320x240 to 304x228 for the whole-photo spec) rounds
       // the other way most often: 0.2% of its values.
       EXPECT_LT(d.share_differing, 0.005) << id << " image " << i;
@@ -193,16 +201,22 @@ TEST(Preprocess, WholeSpecKeepsEachPhotosAspect) {
             cv::Size(224, 224));
 }
 
+// The photo with its outer sixths, left and right, painted grey.
+cv::Mat with_sides_painted(const cv::Mat& photo) {
+  cv::Mat painted = photo.clone();
+  const int side = photo.cols / 6;
+  painted(cv::Rect(0, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
+  painted(cv::Rect(photo.cols - side, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
+  return painted;
+}
+
 // What a person sees at the sides of a house front (the garage, the next house) counts: painting
 // over the outer sixths of a 3:2 photo leaves the centre-crop embedding as it was and moves the
 // whole-photo one, and photos of several shapes in one batch embed as they do alone.
 TEST(Embedder, WholeSpecSeesTheSidesTheCentreCropDrops) {
   cv::Mat photo = load(testing::houses_dir() / "images/1_frontal.jpg");
   ASSERT_GT(photo.cols, photo.rows * 1.4);
-  cv::Mat painted = photo.clone();
-  const int side = photo.cols / 6;
-  painted(cv::Rect(0, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
-  painted(cv::Rect(photo.cols - side, 0, side, photo.rows)).setTo(cv::Scalar(128, 128, 128));
+  const cv::Mat painted = with_sides_painted(photo);
   auto crop = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet"));
   auto whole = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet-whole"));
   ASSERT_TRUE(crop.ok() && whole.ok());
@@ -222,6 +236,56 @@ TEST(Embedder, WholeSpecSeesTheSidesTheCentreCropDrops) {
     ASSERT_TRUE(alone.ok());
     EXPECT_GT(model::dot((*alone)[0].vector, (*mixed)[i].vector), 0.99999f) << "photo " << i;
   }
+}
+
+// One forward pass, two views: the embedding is the whole-photo spec's, and the heads' view is
+// what the centre crop sees, so painting over the sides leaves it nearly where it was.
+TEST(Embedder, TwoViewSpecGivesTheEmbeddingTheWholePhotoAndTheHeadsTheCentre) {
+  cv::Mat photo = load(testing::houses_dir() / "images/1_frontal.jpg");
+  const cv::Mat painted = with_sides_painted(photo);
+  auto crop = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet"));
+  auto whole = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet-whole"));
+  auto two = model::Embedder::open(spec_for("mobilenetv2-torchvision-imagenet-two-view"));
+  ASSERT_TRUE(crop.ok() && whole.ok() && two.ok());
+  auto c = crop->embed({photo, painted});
+  auto w = whole->embed({photo, painted});
+  auto t = two->embed({photo, painted});
+  ASSERT_TRUE(c.ok() && w.ok() && t.ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_GT(model::dot((*t)[i].vector, (*w)[i].vector), 0.99999f) << "photo " << i;
+    ASSERT_EQ((*t)[i].head_vector.size(), (*t)[i].vector.size());
+    EXPECT_NEAR(model::dot((*t)[i].head_vector, (*t)[i].head_vector), 1.0f, 1e-5f);
+    std::printf("photo %d: cos(heads' view, centre crop) %.4f, cos(embedding, centre crop) %.4f\n",
+                i, model::dot((*t)[i].head_vector, (*c)[i].vector),
+                model::dot((*t)[i].vector, (*c)[i].vector));
+    EXPECT_GT(model::dot((*t)[i].head_vector, (*c)[i].vector),
+              model::dot((*t)[i].vector, (*c)[i].vector))
+        << "the heads' view is nearer the centre crop than the whole photo is";
+  }
+  const float heads_moved = 1 - model::dot((*t)[0].head_vector, (*t)[1].head_vector);
+  const float whole_moved = 1 - model::dot((*t)[0].vector, (*t)[1].vector);
+  std::printf("painting the sides moves the heads' view %.4f, the embedding %.4f\n", heads_moved,
+              whole_moved);
+  EXPECT_LT(heads_moved, 0.6f * whole_moved);
+  EXPECT_TRUE((*c)[0].head_vector.empty()) << "a one-view spec has no second vector";
+}
+
+TEST(ModelSpec, AHeadViewNeedsTheWholePhotoAndAFeatureMap) {
+  auto spec = spec_for("mobilenetv2-torchvision-imagenet-two-view");
+  EXPECT_EQ(spec.head_view, "centre");
+  EXPECT_FALSE(spec.feature_map_output.empty());
+  TempDir dir;
+  std::ifstream in(spec.spec_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string crop = "\"crop\": \"whole\"";
+  ASSERT_NE(text.find(crop), std::string::npos);
+  const std::string path = (dir / "centre.json").string();
+  std::ofstream(path) << std::string(text).replace(text.find(crop), crop.size(),
+                                                   "\"crop\": \"center\"");
+  auto bad = model::load_model_spec(path, (shared_dir() / "models").string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find(path), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("head_view"), std::string::npos) << bad.message();
 }
 
 TEST(ModelSpec, UnknownSpecAndMissingModelFileAreClearErrors) {

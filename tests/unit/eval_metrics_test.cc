@@ -34,6 +34,20 @@ TEST(EvalMetrics, MapOfATinyHandComputedExampleMatches) {
   EXPECT_NEAR(r.p10, (2.0 / 4 * 3 + 1.0 / 4 * 2) / 5, 1e-12);
 }
 
+TEST(EvalMetrics, AnAsymmetricScoreRanksEachQueryByItsOwnRow) {
+  // Labels a a b: query 0 sees 2 above 1, while 1 and 2 see 0 first (as an expanded query sees
+  // the collection differently from how the collection sees it).
+  const std::vector<std::string> labels{"a", "a", "b"};
+  auto sim = [](std::size_t i, std::size_t j) {
+    return i == 0 ? (j == 2 ? 0.9 : 0.1) : (j == 0 ? 0.8 : 0.2);
+  };
+  //  q0: 2(b) 1(a)  AP 1/2;  q1: 0(a) 2(b)  AP 1;  q2: 0(a) 1(a)  no relevant, AP 0
+  RetrievalResult r = leave_one_out(labels, sim, /*symmetric=*/false);
+  EXPECT_NEAR(r.map, (0.5 + 1 + 0) / 3, 1e-12);
+  // Taken as symmetric, q0's row would be filled from the others' view (s(0,2) = s(2,0) = 0.8).
+  EXPECT_NE(leave_one_out(labels, sim).map, r.map);
+}
+
 TEST(EvalMetrics, AveragePrecisionOfKnownLists) {
   EXPECT_DOUBLE_EQ(average_precision({true, false, true}, 2), (1.0 + 2.0 / 3) / 2);
   EXPECT_DOUBLE_EQ(average_precision({false, false}, 0), 0.0);

@@ -75,6 +75,11 @@ TEST_P(OneDnnAgreesTest, EmbeddingsMatchOpenCvOnFiftyHousePhotos) {
   ASSERT_EQ(b.size(), photos.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_GE(model::dot(a[i].vector, b[i].vector), 0.99999f) << "photo " << i;
+    // A two-view spec's heads' view comes from each backend's feature map output.
+    ASSERT_EQ(a[i].head_vector.size(), b[i].head_vector.size()) << "photo " << i;
+    if (!a[i].head_vector.empty()) {
+      EXPECT_GE(model::dot(a[i].head_vector, b[i].head_vector), 0.99999f) << "photo " << i;
+    }
     const auto top = [](const std::vector<float>& p) {
       return std::max_element(p.begin(), p.end()) - p.begin();
     };
@@ -106,6 +111,7 @@ TEST_P(OneDnnAgreesTest, AutoChoosesOneDnnForTheSharedModels) {
 INSTANTIATE_TEST_SUITE_P(BothSpecs, OneDnnAgreesTest,
                          ::testing::Values("mobilenetv2-torchvision-imagenet",
                                            "mobilenetv2-torchvision-imagenet-whole",
+                                           "mobilenetv2-torchvision-imagenet-two-view",
                                            "mobilenetv2-keras-imagenet"));
 
 // data (N x 3 x 224 x 224) -> Sigmoid -> GlobalAveragePool -> Flatten -> embedding (N x 3):

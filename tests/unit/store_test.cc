@@ -194,6 +194,7 @@ TEST_P(StoreTest, BatchRoundTripsListingsPhotosAndImages) {
   tagged.tags.stories = "1";
   tagged.tags.stories_probs = {{"1", 0.9f}, {"2", 0.1f}};
   tagged.tags.heads_id = "heads-v2";
+  tagged.head_embedding = random_embedding(9, 33);  // a two-view model's heads' view
   Photo plain = make_photo("bbb", kModel, 33, 2);
   plain.width = 448;
   plain.height = 299;
@@ -239,6 +240,7 @@ TEST_P(StoreTest, BatchRoundTripsListingsPhotosAndImages) {
   EXPECT_EQ(p->width, 640);
   EXPECT_EQ(p->height, 427);
   EXPECT_TRUE(same_bytes(p->embedding, tagged.embedding)) << "embedding bytes differ";
+  EXPECT_TRUE(same_bytes(p->head_embedding, tagged.head_embedding)) << "heads' view bytes differ";
   EXPECT_TRUE(std::signbit(p->embedding[0])) << "-0.0f must keep its sign";
   EXPECT_EQ(p->code, tagged.code);
   EXPECT_EQ(p->tags.front, tagged.tags.front);
@@ -255,6 +257,7 @@ TEST_P(StoreTest, BatchRoundTripsListingsPhotosAndImages) {
   EXPECT_EQ(q->width, 448);
   EXPECT_EQ(q->height, 299);
   EXPECT_TRUE(same_bytes(q->embedding, plain.embedding));
+  EXPECT_TRUE(q->head_embedding.empty()) << "a one-view model's photo has no second vector";
   EXPECT_TRUE(q->code.empty());
   EXPECT_FALSE(q->tags.front.has_value());
   EXPECT_TRUE(q->tags.room.empty());
@@ -1018,22 +1021,50 @@ TEST_P(SqliteOnlyTest, AVersion1FileIsMigratedKeepingItsRowsWithAnEmptyChangeLog
   b.listings = {make_listing("new-1")};
   ASSERT_TRUE(store_->write(b).ok());
   EXPECT_EQ(change_keys(changes_since(0)), std::vector<std::string>{"L:new-1"});
+  EXPECT_TRUE(photo_of("old-sha", "resnet50-v1")->head_embedding.empty());
+  // Version 3's column: a photo with the heads' own view is stored whole in the migrated file.
+  WriteBatch two_view;
+  two_view.photos = {make_photo("new-sha", kModel, 4, 3)};
+  two_view.photos[0].head_embedding = random_embedding(4, 4);
+  ASSERT_TRUE(store_->write(two_view).ok());
+  EXPECT_TRUE(same_bytes(photo_of("new-sha")->head_embedding, two_view.photos[0].head_embedding));
   ASSERT_TRUE(store_->delete_image(old->id).ok());
   EXPECT_FALSE(photo_of("old-sha").has_value()) << "orphan cleanup works on migrated rows";
 
-  // The file now says version 2 and opens again without migrating twice.
+  // The file now says the current version and opens again without migrating twice.
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* q = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &q, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))), "2");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))), "3");
   sqlite3_finalize(q);
   sqlite3_close(db);
   store_ = open_another();
   ASSERT_TRUE(store_);
   EXPECT_EQ(last_change(), 3) << "new-1, then the deleted image and its listing";
+}
+
+TEST_P(PostgresOnlyTest, AVersion1TableGainsTheHeadsViewColumnKeepingItsPhotos) {
+  WriteBatch b;
+  b.photos = {make_photo("old-sha", kModel, 8, 1)};
+  ASSERT_TRUE(store_->write(b).ok());
+  store_.reset();
+  exec_sql(
+      "ALTER TABLE photos DROP COLUMN head_embedding; "
+      "UPDATE meta SET value='1' WHERE key='schema_version'");
+  store_ = open_another();
+  ASSERT_TRUE(store_);
+  auto old = photo_of("old-sha");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_TRUE(same_bytes(old->embedding, b.photos[0].embedding));
+  EXPECT_TRUE(old->head_embedding.empty());
+  WriteBatch two_view;
+  two_view.photos = {make_photo("new-sha", kModel, 8, 2)};
+  two_view.photos[0].head_embedding = random_embedding(3, 8);
+  ASSERT_TRUE(store_->write(two_view).ok());
+  EXPECT_TRUE(same_bytes(photo_of("new-sha")->head_embedding, two_view.photos[0].head_embedding));
 }
 
 TEST_P(PostgresOnlyTest, ManyIndexersWritingOverlappingBatchesAtOnceLeaveOneRowPerKey) {

@@ -47,6 +47,11 @@ def expand(x, n, alpha):
 
 def mean_ap(score, y):
     """score[q, j]: higher ranks first; each q against all j != q, ties by lower index."""
+    return float(np.mean(average_precisions(score, y)))
+
+
+def average_precisions(score, y):
+    """Each query's average precision, as mean_ap ranks."""
     n = len(y)
     aps = []
     for q in range(n):
@@ -56,7 +61,7 @@ def mean_ap(score, y):
         rel = (y[order] == y[q]).astype(float)
         prec = np.cumsum(rel) / np.arange(1, n)
         aps.append((prec * rel).sum() / max(rel.sum(), 1))
-    return float(np.mean(aps))
+    return np.array(aps)
 
 
 def main():

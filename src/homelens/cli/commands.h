@@ -27,16 +27,22 @@ struct CommonOptions {
   // The approximate index (engine.h); only commands that query register these.
   index::AnnOptions ann;
   std::string ann_dir;
+  rank::QueryExpansion expand_outside;
 };
 // Registers the options on cmd; logging is configured as soon as cmd's arguments are parsed.
 void add_common_options(CLI::App& cmd, CommonOptions& o);
 
+// --expand-outside N: how many nearest photos expand a query photo outside the heads' domain.
+void add_expansion_option(CLI::App& cmd, rank::QueryExpansion& e);
+
 // The model spec the options name, or nullopt after printing the error to stderr.
 std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o);
 
-// An engine on the options' table for one command run (no background refresh), or
-// nullptr after logging why it could not be opened.
-std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec);
+// An engine on the options' table for one command run (no background refresh), tagging the
+// photos it embeds with `tagger` (may be empty), or nullptr after logging why it could not be
+// opened.
+std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec,
+                                            tags::Tagger tagger = {});
 
 void add_index_command(CLI::App& app);
 void add_similar_command(CLI::App& app);

@@ -53,10 +53,22 @@ std::optional<model::ModelSpec> resolve_spec(const CommonOptions& o) {
   return std::move(*spec);
 }
 
-std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec) {
+void add_expansion_option(CLI::App& cmd, rank::QueryExpansion& e) {
+  cmd.add_option(
+         "--expand-outside", e.neighbours,
+         "A query photo the tag heads find unlike house photos is compared by its vector plus "
+         "its N nearest indexed photos' (weighted by cosine^3; 0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+}
+
+std::unique_ptr<engine::Engine> open_engine(const CommonOptions& o, const model::ModelSpec& spec,
+                                            tags::Tagger tagger) {
   engine::EngineOptions eo;
   eo.db = o.db;
   eo.spec = spec;
+  eo.tagger = std::move(tagger);
+  eo.expand_outside = o.expand_outside;
   eo.refresh_seconds = 0;
   eo.ann = o.ann;
   eo.ann_dir = o.ann_dir;

@@ -48,6 +48,7 @@ int run_serve(ServeArgs& a, const CLI::App& cmd) {
     if (given("--ann-min")) cfg.engine.ann.min_rows = a.flags.engine.ann.min_rows;
     if (given("--ann-recommend-depth")) cfg.engine.ann.recommend_depth = a.flags.engine.ann.recommend_depth;
     if (given("--ann-dir")) cfg.engine.ann_dir = a.flags.engine.ann_dir;
+    if (given("--expand-outside")) cfg.engine.expand_outside = a.flags.engine.expand_outside;
     if (given("--decode-budget")) cfg.engine.decode_budget_bytes = a.flags.engine.decode_budget_bytes;
     if (given("--allow-open-writes")) cfg.allow_open_writes = true;
   }
@@ -118,6 +119,7 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ann-dir", a->flags.engine.ann_dir,
                   "Folder for the approximate index's file (default: beside a SQLite table; none for PostgreSQL)");
+  add_expansion_option(*cmd, a->flags.engine.expand_outside);
   cmd->add_option("--decode-budget", a->flags.engine.decode_budget_bytes,
                   "Bytes that uploads being decoded may hold at once; beyond it uploads get 503")
       ->capture_default_str();

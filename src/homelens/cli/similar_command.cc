@@ -34,7 +34,17 @@ nlohmann::json opt_json(const std::optional<double>& v) {
 int run_similar(const SimilarArgs& a) {
   auto spec = resolve_spec(a.common);
   if (!spec) return 1;
-  auto eng = open_engine(a.common, *spec);
+  // A photo file is tagged as the service tags an upload, so it is expanded the same way.
+  tags::Tagger tagger;
+  if (!a.image.empty()) {
+    auto heads = tags::load_heads_option("", *spec);
+    if (!heads) {
+      log::error(heads.message());
+      return 1;
+    }
+    if (!(*heads)->empty()) tagger = tags::make_tagger(*heads);
+  }
+  auto eng = open_engine(a.common, *spec, std::move(tagger));
   if (!eng) return 1;
   engine::QuerySpec q;
   if (!a.image.empty()) {
@@ -80,8 +90,13 @@ int run_similar(const SimilarArgs& a) {
                   fmt_opt(l.beds).c_str(), fmt_opt(l.baths).c_str(), l.zip.c_str(), h.source.c_str());
     }
   }
-  if (a.json) std::cout << nlohmann::json{{"query", a.image.empty() ? nlohmann::json(a.image_id) : nlohmann::json(a.image)},
-                                          {"results", out}}.dump() << "\n";
+  if (a.json)
+    std::cout << nlohmann::json{{"query", a.image.empty() ? nlohmann::json(a.image_id)
+                                                          : nlohmann::json(a.image)},
+                                {"expanded", answer->query.expanded},
+                                {"results", out}}
+                     .dump()
+              << "\n";
   return 0;
 }
 
@@ -100,6 +115,7 @@ void add_similar_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--ann-dir", a->common.ann_dir,
                   "Folder for the approximate index's file (default: beside a SQLite table; none for PostgreSQL)");
+  add_expansion_option(*cmd, a->common.expand_outside);
   cmd->add_option("-k", a->k, "How many results")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", a->json, "Print results as JSON");
   cmd->add_flag("--include-same-listing", a->include_same_listing,

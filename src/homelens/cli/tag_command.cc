@@ -88,7 +88,9 @@ int run_tag(const TagArgs& a) {
       continue;
     }
     store::Tags t;
-    const model::Embedding emb{{feats->x.row(i), feats->x.row(i) + feats->x.cols}, {}};
+    // The heads' view only: tagging reads nothing else.
+    const tags::Matrix& hx = feats->head_rows();
+    const model::Embedding emb{{hx.row(i), hx.row(i) + hx.cols}, {}, {}};
     if (auto st = tagger(emb, t); !st) {
       log::error(st.message());
       return 1;

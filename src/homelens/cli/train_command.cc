@@ -53,8 +53,9 @@ std::optional<nlohmann::json> train_domain(const std::vector<std::string>& paths
                                            const std::map<std::string, std::size_t>& row_of,
                                            const std::string& model_id, const TrainArgs& a,
                                            const std::string& heads_root) {
+  const tags::Matrix& hx = feats.head_rows();  // the domain is the heads' own
   tags::Matrix x;
-  x.cols = feats.x.cols;
+  x.cols = hx.cols;
   x.rows = paths.size();
   // Identical bytes filed under two listings (houses 59 and 72) join the first one's group, so
   // a photo is never scored by centroids fit on its own copy.
@@ -62,7 +63,7 @@ std::optional<nlohmann::json> train_domain(const std::vector<std::string>& paths
   std::vector<std::string> folds_by;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const std::size_t r = row_of.at(paths[i]);
-    x.data.insert(x.data.end(), feats.x.row(r), feats.x.row(r) + x.cols);
+    x.data.insert(x.data.end(), hx.row(r), hx.row(r) + x.cols);
     folds_by.push_back(group_of_bytes.emplace(feats.sha256[r], groups[i]).first->second);
   }
   auto d = tags::learn_domain(x, folds_by, sources, model_id, a.domain);
@@ -278,12 +279,14 @@ int run_train(TrainArgs a) {
                         {"tasks", nlohmann::json::array()}};
   const std::string report_dir =
       a.report_dir.empty() ? (fs::path(heads_root) / spec->id).string() : a.report_dir;
+  const tags::Matrix& hx = feats->head_rows();
+  const tags::Matrix& flipped_hx = flipped.head_rows();
   for (auto& s : sets) {
     tags::TrainingData d;
-    d.x.cols = feats->x.cols;
+    d.x.cols = hx.cols;
     for (const auto& e : s.examples) {
       const std::size_t r = row_of[e.path];
-      d.x.data.insert(d.x.data.end(), feats->x.row(r), feats->x.row(r) + d.x.cols);
+      d.x.data.insert(d.x.data.end(), hx.row(r), hx.row(r) + d.x.cols);
       d.sha256.push_back(feats->sha256[r]);
     }
     const std::size_t originals = s.examples.size();
@@ -296,8 +299,8 @@ int run_train(TrainArgs a) {
       e.evaluate = false;
       e.subset = false;
       s.examples.push_back(e);
-      d.x.data.insert(d.x.data.end(), flipped.x.row(it->second),
-                      flipped.x.row(it->second) + d.x.cols);
+      d.x.data.insert(d.x.data.end(), flipped_hx.row(it->second),
+                      flipped_hx.row(it->second) + d.x.cols);
       d.sha256.push_back(flipped.sha256[it->second] + ":mirrored");
     }
     d.x.rows = s.examples.size();

@@ -574,6 +574,18 @@ Result<QueryInfo> Engine::resolve(const QuerySpec& q, std::vector<float>& vector
   return info;
 }
 
+void Engine::expand_if_outside(QueryInfo& info, std::vector<float>& vector) const {
+  if (options_.expand_outside.neighbours == 0 || !rank::outside_heads_domain(info.tags)) return;
+  // Neither the query's own image nor another copy of its bytes counts as a neighbour.
+  vector =
+      rank::expand_query(catalog_.index(), vector, options_.expand_outside, [&](std::int64_t id) {
+        if (info.image_id && id == *info.image_id) return true;
+        const rank::CatalogEntry* e = catalog_.find(id);
+        return e && !info.sha256.empty() && e->sha256 == info.sha256;
+      });
+  info.expanded = true;
+}
+
 Result<SimilarAnswer> Engine::similar(const QuerySpec& query, const SimilarOptions& options) {
   const Busy busy(busy_);
   if (auto st = ensure_loaded(); !st) return st.error();
@@ -589,6 +601,7 @@ Result<SimilarAnswer> Engine::similar(const QuerySpec& query, const SimilarOptio
   q.exclude_same_listing = options.exclude_same_listing;
   q.exclude_same_photo = options.exclude_same_photo;
   std::shared_lock r(catalog_mu_);
+  expand_if_outside(out.query, q.vector);
   for (const index::Hit& h : rank::similar(catalog_, q)) {
     const rank::CatalogEntry* e = catalog_.find(h.id);
     SimilarItem item{h.id, h.score, e->image.listing_id, e->image.source, {}};
@@ -619,6 +632,7 @@ Result<RecommendAnswer> Engine::recommend(const QuerySpec& query, rank::Recommen
   request.query.listing_id = out.query.listing_id;
   request.ann_depth = options_.ann.recommend_depth;
   std::shared_lock r(catalog_mu_);
+  expand_if_outside(out.query, request.query.vector);
   rank::RecommendResult result = rank::recommend(catalog_, request);
   out.candidates = result.candidates;
   out.approximate = result.approximate;

@@ -31,6 +31,7 @@
 #include "homelens/model/embedder.h"
 #include "homelens/model/model_spec.h"
 #include "homelens/rank/catalog.h"
+#include "homelens/rank/expansion.h"
 #include "homelens/rank/recommender.h"
 #include "homelens/store/store.h"
 #include "homelens/tags/tagger.h"
@@ -66,6 +67,9 @@ struct EngineOptions {
   // "" puts it beside a SQLite table (<db>.<model>.ann) and nowhere for PostgreSQL
   // (rebuilt at each start); a folder keeps it there (one file per table and model).
   std::string ann_dir;
+  // Query photos the heads leave untagged (outside their domain) are compared by their vector
+  // expanded with their nearest indexed photos (rank/expansion.h); neighbours 0 turns it off.
+  rank::QueryExpansion expand_outside;
 };
 
 // A listing's attributes as a writer gives them: unset fields keep the stored value.
@@ -127,6 +131,9 @@ struct QueryInfo {
   std::string listing_id;
   std::string sha256;
   store::Tags tags;
+  // The heads found the photo outside their domain and the visual part compared its expanded
+  // vector (EngineOptions::expand_outside).
+  bool expanded = false;
 };
 
 // One recommended listing with everything an answer shows (copied out of the catalogue).
@@ -243,6 +250,9 @@ class Engine {
   Status ensure_pool();
   // With `wide`, an uploaded photo embedded on the wide network leaves its lock in *wide, so
   // that the scan that follows can run on the same, still awake, threads.
+  // Expands `vector` in place when info's tags put the photo outside the heads' domain (the
+  // caller holds catalog_mu_).
+  void expand_if_outside(QueryInfo& info, std::vector<float>& vector) const;
   Result<QueryInfo> resolve(const QuerySpec& query, std::vector<float>& vector,
                             std::unique_lock<std::mutex>* wide = nullptr);
   // Decodes (within the decode budget), embeds, tags and (when `code`: for storing) codes one

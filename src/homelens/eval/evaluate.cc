@@ -140,14 +140,20 @@ double average_precision(const std::vector<bool>& relevant, std::size_t total_re
 }
 
 RetrievalResult leave_one_out(const std::vector<std::string>& labels,
-                              const std::function<double(std::size_t, std::size_t)>& sim) {
+                              const std::function<double(std::size_t, std::size_t)>& sim,
+                              bool symmetric) {
   const std::size_t n = labels.size();
   RetrievalResult r;
   r.n = n;
   if (n < 2) return r;
   std::vector<double> s(n * n, 0.0);
   tbb::parallel_for(std::size_t{0}, n, [&](std::size_t i) {
-    for (std::size_t j = i + 1; j < n; ++j) s[i * n + j] = s[j * n + i] = sim(i, j);
+    if (symmetric) {
+      for (std::size_t j = i + 1; j < n; ++j) s[i * n + j] = s[j * n + i] = sim(i, j);
+    } else {
+      for (std::size_t j = 0; j < n; ++j)
+        if (j != i) s[i * n + j] = sim(i, j);
+    }
   });
   std::vector<double> ap(n), p10(n), p20(n);
   tbb::parallel_for(std::size_t{0}, n, [&](std::size_t q) {
@@ -183,7 +189,9 @@ Result<RetrievalResult> evaluate_retrieval(Method& method, const std::vector<Lab
   auto desc = method.describe(paths);
   if (!desc) return desc.error();
   const auto& d = *desc;
-  return leave_one_out(labels, [&](std::size_t i, std::size_t j) { return method.similarity(d[i], d[j]); });
+  return leave_one_out(
+      labels, [&](std::size_t i, std::size_t j) { return method.similarity(d[i], d[j]); },
+      method.symmetric());
 }
 
 }  // namespace homelens::eval

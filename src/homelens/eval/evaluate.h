@@ -64,10 +64,11 @@ struct RetrievalResult {
   double map = 0, p10 = 0, p20 = 0;
 };
 
-// Leave-one-out: each item queries all others, ranked by similarity (ties: lower index first).
-// sim(i, j) must be symmetric; it is called once per unordered pair, from several threads.
+// Leave-one-out: each item i queries all others j by sim(i, j), ranked by it (ties: lower index
+// first), called from several threads. When `symmetric`, once per unordered pair.
 RetrievalResult leave_one_out(const std::vector<std::string>& labels,
-                              const std::function<double(std::size_t, std::size_t)>& sim);
+                              const std::function<double(std::size_t, std::size_t)>& sim,
+                              bool symmetric = true);
 
 // leave_one_out over the photos with the method's descriptors.
 Result<RetrievalResult> evaluate_retrieval(Method& method, const std::vector<LabelledPhoto>& photos);

@@ -92,25 +92,44 @@ Result<std::map<std::string, std::string>> parse_params(const std::string& param
   return out;
 }
 
-Result<std::vector<std::vector<float>>> EmbeddingCache::get(const std::vector<std::string>& paths,
-                                                           const MethodContext& ctx) {
+Status EmbeddingCache::fill(const std::vector<std::string>& paths, const MethodContext& ctx) {
   std::vector<std::string> todo;
   for (const auto& p : paths)
     if (!rows_.count(p)) todo.push_back(p);
-  if (!todo.empty()) {
-    tags::FeatureOptions fo;
-    fo.db = ctx.db;
-    fo.progress = ctx.progress;
-    auto f = tags::embed_paths(todo, ctx.spec, fo);
-    if (!f) return f.error();
-    for (std::size_t i = 0; i < todo.size(); ++i) {
-      const double* row = f->x.row(i);
-      rows_[todo[i]] = std::vector<float>(row, row + f->x.cols);
-    }
+  if (todo.empty()) return {};
+  tags::FeatureOptions fo;
+  fo.db = ctx.db;
+  fo.progress = ctx.progress;
+  auto f = tags::embed_paths(todo, ctx.spec, fo);
+  if (!f) return f.error();
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    const double* row = f->x.row(i);
+    rows_[todo[i]] = std::vector<float>(row, row + f->x.cols);
+    if (f->heads.rows == 0) continue;
+    const double* h = f->heads.row(i);
+    head_rows_[todo[i]] = std::vector<float>(h, h + f->heads.cols);
   }
+  return {};
+}
+
+Result<std::vector<std::vector<float>>> EmbeddingCache::get(const std::vector<std::string>& paths,
+                                                            const MethodContext& ctx) {
+  if (auto st = fill(paths, ctx); !st) return st.error();
   std::vector<std::vector<float>> out;
   out.reserve(paths.size());
   for (const auto& p : paths) out.push_back(rows_.at(p));
+  return out;
+}
+
+Result<std::vector<std::vector<float>>> EmbeddingCache::get_heads(
+    const std::vector<std::string>& paths, const MethodContext& ctx) {
+  if (auto st = fill(paths, ctx); !st) return st.error();
+  std::vector<std::vector<float>> out;
+  out.reserve(paths.size());
+  for (const auto& p : paths) {
+    auto it = head_rows_.find(p);
+    out.push_back(it != head_rows_.end() ? it->second : rows_.at(p));
+  }
   return out;
 }
 

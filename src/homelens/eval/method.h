@@ -15,6 +15,7 @@
 #include "homelens/core/progress.h"
 #include "homelens/core/result.h"
 #include "homelens/model/model_spec.h"
+#include "homelens/rank/expansion.h"
 #include "homelens/rank/recommender.h"
 #include "homelens/store/records.h"
 
@@ -27,6 +28,7 @@ struct Descriptor {
   cv::Mat mat;                      // local features (SIFT: one 128-d row a keypoint)
   store::Tags tags;                 // `final`: what the heads said
   std::vector<float> projected;     // cnn-proj*, final-proj: the learned projection of values
+  std::vector<float> query_values;  // final: its expanded vector, when outside the heads' domain
 };
 
 class EmbeddingCache;
@@ -38,6 +40,9 @@ struct MethodContext {
   std::string heads_dir;  // tag heads and projection.json ("" = the default heads folder)
   rank::ScoreOptions final_scoring;  // weights and tag gating of the final methods
   bool heads_domain = true;          // final methods: false leaves the heads' domain model out
+  // final: photos outside the heads' domain query with their vector expanded among the photos
+  // described (as the service expands among the indexed ones; rank/expansion.h).
+  rank::QueryExpansion expand_outside;
   std::string db;         // an index whose stored embeddings stand in for embedding ("" = none)
   ProgressMode progress = ProgressMode::kQuiet;
   std::shared_ptr<EmbeddingCache> cache;
@@ -49,8 +54,10 @@ class Method {
   virtual ~Method() = default;
   // Descriptors of the photo files, in order. Fails naming the first unreadable photo.
   virtual Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) = 0;
-  // Higher is more alike. Symmetric; safe to call from several threads at once.
+  // How alike b is to the query a, higher more alike; safe to call from several threads at once.
   virtual double similarity(const Descriptor& a, const Descriptor& b) const = 0;
+  // Whether similarity(a, b) == similarity(b, a), which halves a retrieval's work.
+  virtual bool symmetric() const { return true; }
 };
 
 using MethodFactory = std::function<Result<std::unique_ptr<Method>>(const MethodContext&)>;
@@ -86,9 +93,15 @@ class EmbeddingCache {
   // with one inference worker per core.
   Result<std::vector<std::vector<float>>> get(const std::vector<std::string>& paths,
                                               const MethodContext& ctx);
+  // What the tag heads see of each path (model::head_input): the embedding itself unless the
+  // spec has a head_view.
+  Result<std::vector<std::vector<float>>> get_heads(const std::vector<std::string>& paths,
+                                                    const MethodContext& ctx);
 
  private:
+  Status fill(const std::vector<std::string>& paths, const MethodContext& ctx);
   std::map<std::string, std::vector<float>> rows_;
+  std::map<std::string, std::vector<float>> head_rows_;  // only for a spec with a head_view
 };
 
 // Built-in methods (hsv, phash, sift, cnn, cnn-binary, final, cnn-proj, cnn-proj-mix,

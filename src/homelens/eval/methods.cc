@@ -3,6 +3,7 @@
 // service's final ranking score).
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <mutex>
 #include <optional>
 
@@ -222,32 +223,57 @@ class FinalMethod : public ProjectedMethod {
         projected_(projection != nullptr) {}
   Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) override {
     auto out = ProjectedMethod::describe(paths);
-    if (!out) return out;
+    if (!out || !tagger_) return out;
+    // The heads judge their own view of each photo (the embedding unless the spec has a head_view).
+    auto views = ctx_.cache->get_heads(paths, ctx_);
+    if (!views) return views.error();
     for (std::size_t i = 0; i < out->size(); ++i) {
-      if (!tagger_) break;
-      model::Embedding e{(*out)[i].values, {}};
+      model::Embedding e{std::move((*views)[i]), {}, {}};
       if (Status s = tagger_(e, (*out)[i].tags); !s) return make_error(paths[i], s.message());
+    }
+    if (expands()) {
+      // As the service does among the indexed photos, here among the photos described.
+      const std::size_t dim = out->empty() ? 0 : (*out)[0].values.size();
+      std::vector<float> rows;
+      rows.reserve(out->size() * dim);
+      for (const auto& d : *out) rows.insert(rows.end(), d.values.begin(), d.values.end());
+      for (std::size_t i = 0; i < out->size(); ++i)
+        if (rank::outside_heads_domain((*out)[i].tags))
+          (*out)[i].query_values = rank::expand_query(
+              rows, dim, (*out)[i].values, ctx_.expand_outside, static_cast<std::ptrdiff_t>(i));
     }
     return out;
   }
   double similarity(const Descriptor& a, const Descriptor& b) const override {
     const rank::ScoreOptions& opt = ctx_.final_scoring;
-    const float cosine = projected_ ? model::dot(a.projected, b.projected)
-                                    : model::dot(a.values, b.values);
+    const float cosine =
+        projected_ ? model::dot(a.projected, b.projected)
+                   : model::dot(a.query_values.empty() ? a.values : a.query_values, b.values);
     return rank::final_score(rank::score_parts(a.tags, b.tags, cosine, opt), opt.weights);
   }
+  bool symmetric() const override { return !expands(); }
+
+ protected:
+  // Plain final only: final-proj compares projections, final-dba expands every photo already.
+  bool expands() const { return !projected_ && tagger_ && ctx_.expand_outside.neighbours > 0; }
 
  private:
   tags::Tagger tagger_;
   bool projected_;
 };
 
+MethodContext no_expansion(MethodContext c) {
+  c.expand_outside.neighbours = 0;
+  return c;
+}
+
 // final with the visual cosine taken between the collection's expanded embeddings (collection.h:
 // cnn-dba's by default); the tags still come from each photo's own embedding, as in the service.
 class FinalCollectionMethod : public FinalMethod {
  public:
   FinalCollectionMethod(MethodContext ctx, tags::Tagger tagger, CollectionOptions options)
-      : FinalMethod(std::move(ctx), std::move(tagger), nullptr), options_(std::move(options)) {}
+      : FinalMethod(no_expansion(std::move(ctx)), std::move(tagger), nullptr),
+        options_(std::move(options)) {}
   Result<std::vector<Descriptor>> describe(const std::vector<std::string>& paths) override {
     auto out = FinalMethod::describe(paths);
     if (!out) return out;
@@ -281,8 +307,9 @@ Result<std::shared_ptr<const tags::Projection>> load_projection_for(const Method
 
 // The final methods' own parameters taken out of c.params, which keeps the other pairs, so one
 // run can measure final, final:fronts=1 and final:domain=0 on the same photos:
-// fronts=0|1 (ScoreOptions::tags_need_fronts, over --final-tags-need-fronts) and domain=0|1
-// (0: the heads judge every photo, their domain model left out; default 1).
+// fronts=0|1 (ScoreOptions::tags_need_fronts, over --final-tags-need-fronts), domain=0|1
+// (0: the heads judge every photo, their domain model left out; default 1) and qe=N (neighbours
+// expanding a query photo outside the heads' domain, 0 none; default the service's 10).
 Result<MethodContext> take_final_params(MethodContext c) {
   std::string rest;
   std::size_t at = 0;
@@ -290,6 +317,17 @@ Result<MethodContext> take_final_params(MethodContext c) {
     const std::size_t end = std::min(c.params.find(',', at), c.params.size());
     const std::string pair = c.params.substr(at, end - at);
     at = end + 1;
+    if (pair.rfind("qe=", 0) == 0) {
+      const std::string value = pair.substr(3);
+      std::size_t n = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || p != value.data() + value.size() || n > 1000)
+        return make_error("parameter qe",
+                          "expected a number of neighbours 0..1000, got '" + value + "'",
+                          ErrorCode::kInvalidArgument);
+      c.expand_outside.neighbours = n;
+      continue;
+    }
     const bool fronts = pair.rfind("fronts=", 0) == 0, domain = pair.rfind("domain=", 0) == 0;
     if (!fronts && !domain) {
       rest += (rest.empty() ? "" : ",") + pair;
@@ -362,11 +400,13 @@ void register_builtin_methods() {
       return make_final(*with, projected);
     };
   };
-  MethodInfo final_info{"final",
-                        "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
-                        "tags from the heads; fronts=1: tags count only between house fronts; domain=0: the "
-                        "heads judge every photo (their domain model left out)",
-                        true, plain_final(false)};
+  MethodInfo final_info{
+      "final",
+      "the service's ranking score: class + 0.3 tag + visual (--final-weights), "
+      "tags from the heads; fronts=1: tags count only between house fronts; domain=0: the "
+      "heads judge every photo (their domain model left out); qe=N: a query outside the heads' "
+      "domain is expanded with its N nearest photos (default 10, 0 off; as the service)",
+      true, plain_final(false)};
   final_info.takes_params = true;
   register_method(std::move(final_info));
   register_method({"cnn-proj",

@@ -69,6 +69,7 @@ Result<std::vector<store::Photo>> embed_photos(std::vector<DecodedPhoto>& batch,
       }
     }
     p.embedding = std::move(e.vector);
+    p.head_embedding = std::move(e.head_vector);
     if (centres) p.code = model::binary_code(p.embedding, *centres);
   }
   if (times) {

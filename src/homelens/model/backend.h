@@ -16,6 +16,11 @@ namespace homelens::model {
 struct ModelOutputs {
   cv::Mat embeddings;     // N x embedding_dim, CV_32F, as the network gives them (not normalized)
   cv::Mat probabilities;  // N x num_classes, CV_32F; empty when the spec has no probabilities output
+  // N x (C * map_height * map_width), CV_32F, each row C planes of map_height x map_width; only
+  // when the spec names a feature_map output.
+  cv::Mat feature_map;
+  int map_height = 0;
+  int map_width = 0;
 };
 
 struct BackendOptions {

@@ -8,6 +8,27 @@
 
 namespace homelens::model {
 
+namespace {
+
+// The mean over the centre cells (centre_cells) of one image's C x h x w map, L2-normalized.
+std::vector<float> centre_mean(const float* map, int channels, cv::Size map_size, cv::Size input,
+                               const InputSpec& spec) {
+  const cv::Rect r = centre_cells(map_size, input, spec);
+  std::vector<float> v(static_cast<std::size_t>(channels));
+  const std::size_t plane = static_cast<std::size_t>(map_size.area());
+  for (int c = 0; c < channels; ++c) {
+    const float* p = map + c * plane;
+    double s = 0;
+    for (int y = r.y; y < r.y + r.height; ++y)
+      for (int x = r.x; x < r.x + r.width; ++x) s += p[y * map_size.width + x];
+    v[c] = static_cast<float>(s / r.area());
+  }
+  l2_normalize(v);
+  return v;
+}
+
+}  // namespace
+
 Result<Embedder> Embedder::open(const ModelSpec& spec, const BackendOptions& options) {
   auto backend = create_backend(spec, options);
   if (!backend) return backend.error();
@@ -62,6 +83,14 @@ Result<std::vector<Embedding>> Embedder::embed(const std::vector<cv::Mat>& rgb_i
         if (!out->probabilities.empty()) {
           const float* p = out->probabilities.ptr<float>(i);
           e.probabilities.assign(p, p + out->probabilities.cols);
+        }
+        if (spec().head_view == "centre") {
+          if (out->feature_map.cols !=
+              out->embeddings.cols * out->map_height * out->map_width)
+            return make_error(spec().id, "feature map output " + spec().feature_map_output +
+                                             " does not have the embedding's channels");
+          e.head_vector = centre_mean(out->feature_map.ptr<float>(i), out->embeddings.cols,
+                                      {out->map_width, out->map_height}, size, spec().input);
         }
       }
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "homelens/model/backend.h"
@@ -12,7 +13,16 @@ namespace homelens::model {
 struct Embedding {
   std::vector<float> vector;         // L2-normalized, embedding_dim values
   std::vector<float> probabilities;  // num_classes values, or empty
+  // What the tag heads see when the spec's head_view differs from the embedding (L2-normalized,
+  // embedding_dim values); empty otherwise.
+  std::vector<float> head_vector;
 };
+
+// The vector the tag heads and their domain model judge: head_vector when there is one.
+inline std::span<const float> head_input(const Embedding& e) {
+  return e.head_vector.empty() ? std::span<const float>(e.vector)
+                               : std::span<const float>(e.head_vector);
+}
 
 // Seconds spent in one embed call's two halves (for the indexer's stage report).
 struct EmbedTimes {

@@ -73,6 +73,8 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
     const json& out_j = j.at("outputs");
     s.embedding_output = out_j.at("embedding").get<std::string>();
     s.probabilities_output = out_j.value("probabilities", "");
+    s.feature_map_output = out_j.value("feature_map", "");
+    s.head_view = j.value("head_view", "");
     s.embedding_dim = j.at("embedding_dim").get<int>();
     s.num_classes = j.value("num_classes", 0);
   } catch (const std::exception& e) {
@@ -94,6 +96,14 @@ Result<ModelSpec> load_model_spec(const std::string& spec_path, const std::strin
         spec_path,
         "with crop \"whole\", input.size_step must be positive and divide the shorter "
         "of width and height, and input.max_aspect must be at least 1");
+  if (!s.head_view.empty() && s.head_view != "centre")
+    return make_error(spec_path,
+                      "head_view must be \"centre\" or absent, not \"" + s.head_view + "\"");
+  if (s.head_view == "centre" &&
+      (s.input.crop != "whole" || s.feature_map_output.empty() || s.input.resize_shorter <= 0))
+    return make_error(spec_path,
+                      "head_view \"centre\" needs input.crop \"whole\", input.resize_shorter (the "
+                      "centre crop's scale) and outputs.feature_map");
   for (const auto& f : s.files)
     if (!fs::exists(f)) return make_error(spec_path, "model file not found: " + f);
   return s;

@@ -38,6 +38,14 @@ struct ModelSpec {
   InputSpec input;
   std::string embedding_output;  // graph output used as the embedding
   std::string probabilities_output;  // graph output with class probabilities (may be empty)
+  // Graph output with the last feature map (N x C x h x w) whose mean is the embedding; may be
+  // empty, needed by head_view "centre".
+  std::string feature_map_output;
+  // What the tag heads (and their domain model) are given: "" the embedding itself; "centre" the
+  // mean of the feature map's cells a centre crop (input.resize_shorter, then width x height)
+  // would cover. With crop "whole" one forward pass then gives the visual part the whole photo
+  // and the heads the centre view they judge style from best (docs/eval.md, "two views").
+  std::string head_view;
   int embedding_dim = 0;
   int num_classes = 0;
   std::string spec_path;

@@ -238,6 +238,7 @@ class OneDnnBackend final : public ModelBackend {
     outputs_.push_back(spec_.embedding_output);
     if (options_.want_probabilities && !spec_.probabilities_output.empty())
       outputs_.push_back(spec_.probabilities_output);
+    if (!spec_.feature_map_output.empty()) outputs_.push_back(spec_.feature_map_output);
   }
 
   const ModelSpec& spec() const override { return spec_; }
@@ -298,7 +299,18 @@ class OneDnnBackend final : public ModelBackend {
       const auto values = static_cast<int>(md.get_size() / sizeof(float));
       cv::Mat m(n, values / n, CV_32F);
       std::memcpy(m.data, p.buffers[buf].get(), md.get_size());
-      (k == 0 ? result.embeddings : result.probabilities) = m;
+      if (k == 0) {
+        result.embeddings = m;
+      } else if (outputs_[k] == spec_.feature_map_output) {
+        const auto dims = md.dims();
+        if (dims.size() != 4)
+          return make_error(spec_.id, "feature map output " + outputs_[k] + " is not 4-D");
+        result.feature_map = m;
+        result.map_height = static_cast<int>(dims[2]);
+        result.map_width = static_cast<int>(dims[3]);
+      } else {
+        result.probabilities = m;
+      }
     }
     if (result.embeddings.cols != spec_.embedding_dim)
       return make_error(spec_.id, "embedding output has " + std::to_string(result.embeddings.cols) +

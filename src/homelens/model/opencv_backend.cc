@@ -12,8 +12,17 @@ namespace homelens::model {
 OpenCvBackend::OpenCvBackend(ModelSpec spec, cv::dnn::Net net, BackendOptions options)
     : spec_(std::move(spec)), net_(std::move(net)), options_(options) {
   output_names_.push_back(spec_.embedding_output);
-  if (options_.want_probabilities && !spec_.probabilities_output.empty())
+  if (options_.want_probabilities && !spec_.probabilities_output.empty()) {
+    probabilities_at_ = static_cast<int>(output_names_.size());
     output_names_.push_back(spec_.probabilities_output);
+  }
+  if (!spec_.feature_map_output.empty()) {
+    feature_map_at_ = static_cast<int>(output_names_.size());
+    // OpenCV 4.6 names the layer of an unnamed ONNX node after its first output, prefixed.
+    std::string name = spec_.feature_map_output;
+    if (net_.getLayerId(name) < 0) name = "onnx_node_output_0!" + name;
+    output_names_.push_back(name);
+  }
 }
 
 Result<std::unique_ptr<ModelBackend>> OpenCvBackend::open(const ModelSpec& spec,
@@ -60,7 +69,16 @@ Result<ModelOutputs> OpenCvBackend::forward(const cv::Mat& blob) {
   if (result.embeddings.cols != spec_.embedding_dim)
     return make_error(spec_.id, "embedding output has " + std::to_string(result.embeddings.cols) +
                                     " values, spec says " + std::to_string(spec_.embedding_dim));
-  if (outs.size() > 1) result.probabilities = outs[1].reshape(1, n).clone();
+  if (probabilities_at_ > 0)
+    result.probabilities = outs.at(probabilities_at_).reshape(1, n).clone();
+  if (feature_map_at_ > 0) {
+    const cv::Mat& m = outs.at(feature_map_at_);
+    if (m.dims != 4)
+      return make_error(spec_.id, "feature map output " + spec_.feature_map_output + " is not 4-D");
+    result.map_height = m.size[2];
+    result.map_width = m.size[3];
+    result.feature_map = m.reshape(1, n).clone();
+  }
   return result;
 }
 

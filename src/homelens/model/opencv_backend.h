@@ -22,6 +22,8 @@ class OpenCvBackend final : public ModelBackend {
   cv::dnn::Net net_;
   BackendOptions options_;
   std::vector<cv::String> output_names_;
+  int probabilities_at_ = -1;  // index in output_names_, -1 when not asked for
+  int feature_map_at_ = -1;
 };
 
 }  // namespace homelens::model

@@ -32,6 +32,19 @@ inline bool valid_input_shape(int h, int w, const InputSpec& spec) {
   return input_size({w, h}, spec) == cv::Size(w, h);
 }
 
+// The cells of a feature map of size `map`, computed from an input of size `input`, that the
+// centre crop (shorter side scaled to spec.resize_shorter, then the middle width x height) of the
+// same photo covers: what head_view "centre" averages. At least one cell each way.
+inline cv::Rect centre_cells(cv::Size map, cv::Size input, const InputSpec& spec) {
+  const double keep = static_cast<double>(std::min(spec.width, spec.height)) / spec.resize_shorter;
+  const double aspect = static_cast<double>(input.width) / input.height;
+  const int w = std::clamp(static_cast<int>(std::lround(map.width * keep / std::max(aspect, 1.0))),
+                           1, map.width);
+  const int h = std::clamp(static_cast<int>(std::lround(map.height * keep * std::min(aspect, 1.0))),
+                           1, map.height);
+  return {(map.width - w) / 2, (map.height - h) / 2, w, h};
+}
+
 // Scales the shorter side to spec.resize_shorter (or straight to WxH when 0), centre-crops to
 // WxH, and returns a CV_8UC3 RGB image of exactly WxH. With crop "whole" it scales the photo
 // to cover input_size, aspect kept, and centre-crops the rest (at most size_step / 2 of one

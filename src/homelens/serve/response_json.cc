@@ -118,6 +118,7 @@ json query_json(const engine::QueryInfo& q, const std::string& upload_name) {
     j["upload"] = upload_name;
   }
   j["tags"] = tags_json(q.tags);
+  j["expanded"] = q.expanded;
   return j;
 }
 

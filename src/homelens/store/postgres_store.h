@@ -64,7 +64,7 @@ class PostgresStore final : public Store {
                                                              const std::string& model_id) override;
   Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) override;
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // The url with any password removed, as error messages name it.
   static std::string redact(const std::string& url);

@@ -39,6 +39,9 @@ struct Photo {
   int width = 0;
   int height = 0;
   std::vector<float> embedding;      // L2-normalized
+  // What the tag heads judge when the model's head_view differs from the embedding
+  // (model::Embedding::head_vector; kept so stored photos can be retagged); else empty.
+  std::vector<float> head_embedding;
   std::vector<std::uint8_t> code;    // binary code; empty until the model's centres exist
   Tags tags;
 };

@@ -19,7 +19,8 @@ using namespace internal;
 
 // Version 2 added changes and change_counter. Every statement is IF NOT EXISTS, so running
 // it on a version 1 file is the migration: rows written before it have no log entries, which a
-// reader does not need (it loads the whole table before it follows the log).
+// reader does not need (it loads the whole table before it follows the log). Version 3 added
+// photos.head_embedding (kHeadEmbeddingColumn adds it to an older file).
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS listings(
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS photos(
   code BLOB,
   front REAL, room TEXT, room_probs TEXT, style TEXT, style_probs TEXT,
   stories TEXT, stories_probs TEXT, heads_id TEXT,
+  head_embedding BLOB,
   PRIMARY KEY(sha256, model_id));
 CREATE TABLE IF NOT EXISTS images(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS change_counter(
   seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO change_counter(id, seq) VALUES(1, 0);
 )sql";
+const char* kHeadEmbeddingColumn = "ALTER TABLE photos ADD COLUMN head_embedding BLOB";
 
 // A prepared statement that finalizes itself.
 class Stmt {
@@ -163,7 +166,7 @@ Listing read_listing(Stmt& q) {
 
 constexpr const char* kPhotoCols =
     "p.sha256, p.model_id, p.width, p.height, p.embedding, p.code, p.front, p.room, p.room_probs, "
-    "p.style, p.style_probs, p.stories, p.stories_probs, p.heads_id";
+    "p.style, p.style_probs, p.stories, p.stories_probs, p.heads_id, p.head_embedding";
 Photo read_photo(Stmt& s, int c0) {
   Photo p;
   p.sha256 = s.text(c0);
@@ -180,6 +183,7 @@ Photo read_photo(Stmt& s, int c0) {
   p.tags.stories = s.text(c0 + 11);
   p.tags.stories_probs = json_to_probs(s.text(c0 + 12));
   p.tags.heads_id = s.text(c0 + 13);
+  p.head_embedding = s.blob<float>(c0 + 14);
   return p;
 }
 
@@ -272,6 +276,8 @@ Result<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
                           ErrorCode::kCorruption);
       if (version == kSchemaVersion) return {};
       if (auto st = s->exec(kSchema); !st) return st;
+      if (version > 0 && version < 3)
+        if (auto st = s->exec(kHeadEmbeddingColumn); !st) return st;
       Stmt q(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
       q.bind(1, std::to_string(kSchemaVersion));
       if (q.step() != SQLITE_DONE) return s->error("writing schema version");
@@ -378,8 +384,8 @@ Status SqliteStore::write_locked(const WriteBatch& batch) {
     Stmt exists(db_, "SELECT 1 FROM photos WHERE sha256 = ? AND model_id = ?");
     Stmt q(db_,
            "INSERT INTO photos(sha256, model_id, width, height, embedding, code, front, room, "
-           "room_probs, style, style_probs, stories, stories_probs, heads_id) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sha256, model_id) DO UPDATE SET "
+           "room_probs, style, style_probs, stories, stories_probs, heads_id, head_embedding) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(sha256, model_id) DO UPDATE SET "
            "front=excluded.front, room=excluded.room, room_probs=excluded.room_probs, "
            "style=excluded.style, style_probs=excluded.style_probs, stories=excluded.stories, "
            "stories_probs=excluded.stories_probs, heads_id=excluded.heads_id "
@@ -406,6 +412,7 @@ Status SqliteStore::write_locked(const WriteBatch& batch) {
       q.bind_text_or_null(12, p.tags.stories);
       q.bind_text_or_null(13, probs_to_json(p.tags.stories_probs));
       q.bind_text_or_null(14, p.tags.heads_id);
+      q.bind_blob(15, p.head_embedding.data(), p.head_embedding.size() * sizeof(float));
       if (q.step() != SQLITE_DONE) return error("writing photo " + p.sha256);
       q.reset();
     }

@@ -54,7 +54,7 @@ class SqliteStore final : public Store {
                                                              const std::string& model_id) override;
   Result<std::vector<std::int64_t>> images_of_photo(const std::string& sha256) override;
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
  private:
   SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

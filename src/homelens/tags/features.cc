@@ -19,8 +19,11 @@ namespace {
 
 constexpr char kFlipMagic[] = "homelens-flip-cache-1\n";
 
+// The number of vectors a photo has under spec: the embedding, and the heads' view if it differs.
+std::size_t views(const model::ModelSpec& spec) { return spec.head_view.empty() ? 1 : 2; }
+
 // The mirrored embeddings of one model in a cache file: magic line, model id line, then
-// records of 64 hex characters (photo sha256) and dim float32 values.
+// records of 64 hex characters (photo sha256) and dim x views(spec) float32 values.
 std::map<std::string, std::vector<float>> read_flip_cache(const std::string& path,
                                                           const model::ModelSpec& spec) {
   std::map<std::string, std::vector<float>> out;
@@ -29,7 +32,7 @@ std::map<std::string, std::vector<float>> read_flip_cache(const std::string& pat
   if (!in || !in.read(magic.data(), static_cast<std::streamsize>(magic.size())) ||
       magic != kFlipMagic || !std::getline(in, model) || model != spec.id)
     return out;  // missing, foreign or another model's: rebuilt from scratch
-  const std::size_t dim = static_cast<std::size_t>(spec.embedding_dim);
+  const std::size_t dim = static_cast<std::size_t>(spec.embedding_dim) * views(spec);
   std::string sha(64, '\0');
   std::vector<float> v(dim);
   while (in.read(sha.data(), 64) && in.read(reinterpret_cast<char*>(v.data()),
@@ -46,7 +49,9 @@ void write_flip_cache(const std::string& path, const model::ModelSpec& spec,
     out.write(kFlipMagic, sizeof kFlipMagic - 1);
     out << spec.id << "\n";
     for (const auto& [sha, v] : rows) {
-      if (sha.size() != 64 || v.size() != static_cast<std::size_t>(spec.embedding_dim)) continue;
+      if (sha.size() != 64 ||
+          v.size() != static_cast<std::size_t>(spec.embedding_dim) * views(spec))
+        continue;
       out.write(sha.data(), 64);
       out.write(reinterpret_cast<const char*>(v.data()),
                 static_cast<std::streamsize>(v.size() * sizeof(float)));
@@ -94,8 +99,11 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
     for (std::size_t i = 0; i < n; ++i) {
       auto p = (*store)->get_photo(out.sha256[i], spec.id);
       if (!p) return p.error();
-      if (p->has_value() && static_cast<int>((*p)->embedding.size()) == spec.embedding_dim) {
+      const std::size_t dim = static_cast<std::size_t>(spec.embedding_dim);
+      if (p->has_value() && (*p)->embedding.size() == dim &&
+          (views(spec) == 1 || (*p)->head_embedding.size() == dim)) {
         rows[i] = std::move((*p)->embedding);
+        rows[i].insert(rows[i].end(), (*p)->head_embedding.begin(), (*p)->head_embedding.end());
         bytes[i].clear();
         ++out.from_cache;
       }
@@ -158,8 +166,12 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
               if (!failure) failure = emb.error();
               return;
             }
-            for (std::size_t j = 0; j < owner.size(); ++j)
-              rows[owner[j]] = std::move((*emb)[j].vector);
+            for (std::size_t j = 0; j < owner.size(); ++j) {
+              auto& e = (*emb)[j];
+              rows[owner[j]] = std::move(e.vector);
+              rows[owner[j]].insert(rows[owner[j]].end(), e.head_vector.begin(),
+                                    e.head_vector.end());
+            }
           }
           done += e - b;
           std::lock_guard lock(mu);
@@ -177,16 +189,25 @@ Result<Features> embed_paths(const std::vector<std::string>& paths, const model:
       write_flip_cache(options.flip_cache, spec, flip_cache);
     }
   }
+  const std::size_t dim = static_cast<std::size_t>(spec.embedding_dim);
   out.x.rows = n;
-  out.x.cols = static_cast<std::size_t>(spec.embedding_dim);
-  out.x.data.resize(n * out.x.cols);
+  out.x.cols = dim;
+  out.x.data.resize(n * dim);
+  if (views(spec) == 2) {
+    out.heads.rows = n;
+    out.heads.cols = dim;
+    out.heads.data.resize(n * dim);
+  }
   for (std::size_t i = 0; i < n; ++i) {
     if (!out.errors[i].empty()) continue;
-    if (rows[i].size() != out.x.cols)
+    if (rows[i].size() != dim * views(spec))
       return make_error(paths[i], "embedding has " + std::to_string(rows[i].size()) +
                                       " values, model " + spec.id + " gives " +
-                                      std::to_string(out.x.cols));
-    std::copy(rows[i].begin(), rows[i].end(), out.x.row(i));
+                                      std::to_string(dim * views(spec)));
+    std::copy(rows[i].begin(), rows[i].begin() + static_cast<std::ptrdiff_t>(dim), out.x.row(i));
+    if (views(spec) == 2)
+      std::copy(rows[i].begin() + static_cast<std::ptrdiff_t>(dim), rows[i].end(),
+                out.heads.row(i));
   }
   return out;
 }

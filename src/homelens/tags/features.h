@@ -28,6 +28,11 @@ struct FeatureOptions {
 
 struct Features {
   Matrix x;                         // one L2-normalized embedding a row, in path order
+  // What the heads see (model::Embedding::head_vector), a row per path, when the spec's
+  // head_view differs from the embedding; empty otherwise.
+  Matrix heads;
+  // The rows the tag heads and their domain model learn from and judge: heads, else x.
+  const Matrix& head_rows() const { return heads.rows > 0 ? heads : x; }
   std::vector<std::string> sha256;  // of each file's bytes
   std::size_t from_cache = 0;
   std::size_t embedded = 0;

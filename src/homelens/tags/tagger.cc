@@ -28,7 +28,7 @@ Result<std::shared_ptr<const HeadSet>> load_heads_option(const std::string& dir,
 
 Tagger make_tagger(std::shared_ptr<const HeadSet> heads) {
   return [heads](const model::Embedding& e, store::Tags& t) {
-    return heads->tag(e.vector, heads->model_id(), t);
+    return heads->tag(model::head_input(e), heads->model_id(), t);
   };
 }
 
@@ -48,7 +48,8 @@ Result<std::size_t> retag_stored(store::Store& store, const HeadSet& heads, std:
     for (std::size_t i = b; i < std::min(stale.size(), b + batch); ++i) {
       store::Photo p = std::move(stale[i]);
       p.tags = {};
-      if (auto s = heads.tag(p.embedding, heads.model_id(), p.tags); !s) return s.error();
+      const auto& view = p.head_embedding.empty() ? p.embedding : p.head_embedding;
+      if (auto s = heads.tag(view, heads.model_id(), p.tags); !s) return s.error();
       w.photos.push_back(std::move(p));
     }
     // An existing photo row keeps its embedding and code; the write replaces only its tags.
